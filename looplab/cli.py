@@ -1,6 +1,6 @@
 """The ``looplab`` command line: ``looplab serve`` runs the lab app."""
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,7 +23,7 @@ def _root() -> None:
     """Study blocking work on the asyncio event loop, and measure it."""
 
 
-class Loop(str, Enum):
+class Loop(StrEnum):
     auto = "auto"
     asyncio = "asyncio"
     uvloop = "uvloop"

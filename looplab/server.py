@@ -128,7 +128,9 @@ class ServerProcess:
             if port is not None and self._answers():
                 return
             time.sleep(0.05)
-        raise ServerStartError(f"uvicorn did not start in {self.startup_timeout:.0f}s:\n{self.log()}")
+        raise ServerStartError(
+            f"uvicorn did not start in {self.startup_timeout:.0f}s:\n{self.log()}"
+        )
 
     def _answers(self) -> bool:
         try:
