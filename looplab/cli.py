@@ -47,3 +47,7 @@ def serve(
 def main() -> None:
     """Entry point of the ``looplab`` console script."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

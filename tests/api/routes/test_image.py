@@ -1,0 +1,51 @@
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.api.routes.image import IMAGE_PATH
+
+IMAGE_PATHS = [
+    "/image/stream",
+    "/image/stream-no-async",
+    "/image/stream-no-async-yield-from",
+    "/image/stream-no-annotation",
+    "/image/stream-no-async-no-annotation",
+]
+
+
+def test_image_is_a_valid_png() -> None:
+    with Image.open(IMAGE_PATH) as image:
+        image.verify()
+    with Image.open(IMAGE_PATH) as image:
+        assert image.format == "PNG"
+        assert image.size == (64, 64)
+
+
+@pytest.mark.parametrize("path", IMAGE_PATHS)
+def test_stream_image(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == IMAGE_PATH.read_bytes()
+    with Image.open(io.BytesIO(response.content)) as image:
+        image.load()
+        assert image.size == (64, 64)
+
+
+@pytest.mark.parametrize("path", IMAGE_PATHS)
+def test_stream_image_whole_on_every_request(client: TestClient, path: str) -> None:
+    # A module-level BytesIO would be drained by the first request.
+    expected = IMAGE_PATH.read_bytes()
+    assert [client.get(path).content for _ in range(3)] == [expected] * 3
+
+
+@pytest.mark.parametrize("path", IMAGE_PATHS)
+def test_stream_image_arrives_in_chunks(client: TestClient, path: str) -> None:
+    with client.stream("GET", path) as response:
+        chunks = list(response.iter_raw())
+    # Iterating a binary file yields pieces ending at newline bytes.
+    assert len(chunks) > 5
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
+    assert b"".join(chunks) == IMAGE_PATH.read_bytes()

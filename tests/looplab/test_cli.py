@@ -1,0 +1,71 @@
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.routes.test_image import IMAGE_PATHS
+from tests.api.routes.test_story import EXPECTED_BODY, STORY_PATHS
+
+LOOPLAB = [sys.executable, "-m", "looplab.cli"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LOOPLAB, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["serve", "--port", "http"], "--port"),
+        (["serve", "--port", "70000"], "--port"),
+        (["serve", "--workers", "0"], "--workers"),
+        (["serve", "--loop", "trio"], "--loop"),
+        (["serve", "--reload", "--workers", "2"], "--workers"),
+        (["serve", "--colour"], "--colour"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_cli_rejects_bad_options(args: list[str], complaint: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Usage:" in result.stderr
+    assert complaint in result.stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*LOOPLAB, "serve", "--port", "0"], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (match := re.search(r"running on (http://\S+:\d+)", log_path.read_text())):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        assert "looplab: docs at http://127.0.0.1:0/docs" in log_path.read_text()
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.server
+def test_serve_streams_every_seed_endpoint(served: str) -> None:
+    with httpx.Client(base_url=served) as http:
+        assert http.get("/docs").status_code == 200
+        for path in STORY_PATHS:
+            response = http.get(path)
+            assert response.content == EXPECTED_BODY, path
+            assert response.headers["transfer-encoding"] == "chunked"
+        for path in IMAGE_PATHS:
+            response = http.get(path)
+            assert response.headers["content-type"] == "image/png"
+            assert response.content.startswith(b"\x89PNG\r\n\x1a\n"), path
