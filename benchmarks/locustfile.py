@@ -1,0 +1,205 @@
+"""Locust load for looplab: the lab's approaches under load, plus a paced ``/ping``.
+
+Nothing here names an endpoint of the lab: when a test starts, the catalogue is read
+from ``GET /lab`` and every chosen entry becomes one task that calls the entry's
+path with its ``load`` query parameters, grouped in the statistics under its id.
+
+    locust -f benchmarks/locustfile.py --headless -u 9 -r 9 -t 30s \\
+        --host http://127.0.0.1:8000 --lab-family read
+
+Choose entries with ``--lab-ids read.inline,read.asyncify`` and/or ``--lab-family
+read,cpu`` (an entry is chosen when its id or its family is listed; neither option
+means the whole catalogue). ``ProbeUser`` is one extra user (``-u`` counts it) that
+calls ``/ping`` at ``--probe-rate`` per second; run ``LabUser`` alone by naming it
+after the options. Any failure makes locust exit 1.
+
+Locust's users are closed-loop: a user waits for its response before it sends
+again, so while the server's event loop is stalled they send nothing and the
+stall is under-counted in the percentiles (coordinated omission). Locust shows
+how much an app serves and what errors it gives; the open-loop probe of
+``looplab bench`` says how long the loop stalls. ``benchmarks/locust_vs_probe.py``
+measures both on the same stall.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+from locust import FastHttpUser, constant, constant_throughput, events
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
+
+__all__ = ["LabUser", "ProbeUser"]
+
+logger = logging.getLogger("looplab.locust")
+
+Entry = Mapping[str, Any]
+LabTask = Callable[["LabUser"], None]
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    # Custom arguments show in the web UI's start form too, and the master passes
+    # them on to its workers before test_start fires there.
+    parser.add_argument(
+        "--lab-ids",
+        default="",
+        help="Comma-separated catalogue ids to load, e.g. read.inline,read.asyncify",
+    )
+    parser.add_argument(
+        "--lab-family",
+        default="",
+        help="Comma-separated catalogue families to load, e.g. read,cpu",
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=20.0,
+        help="Calls per second of the ProbeUser to /ping",
+    )
+
+
+def _split(option: str) -> set[str]:
+    return {part.strip() for part in option.split(",") if part.strip()}
+
+
+def fetch_catalogue(host: str) -> list[Entry]:
+    """The lab's catalogue, as served at ``GET /lab``."""
+    with urllib.request.urlopen(host.rstrip("/") + "/lab", timeout=10) as response:
+        entries: list[Entry] = json.load(response)
+    return entries
+
+
+def select_entries(catalogue: Sequence[Entry], ids: set[str], families: set[str]) -> list[Entry]:
+    """The entries whose id or family is asked for (all of them when nothing is)."""
+    known_ids = {entry["id"] for entry in catalogue}
+    known_families = {entry["family"] for entry in catalogue}
+    if unknown := ids - known_ids:
+        raise ValueError(
+            f"unknown --lab-ids {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_ids))}"
+        )
+    if unknown := families - known_families:
+        raise ValueError(
+            f"unknown --lab-family {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known_families))}"
+        )
+    if not ids and not families:
+        return list(catalogue)
+    return [entry for entry in catalogue if entry["id"] in ids or entry["family"] in families]
+
+
+def _query_value(value: Any) -> str:
+    # FastAPI reads booleans from "true"/"false"; str(True) would also pass, but
+    # the URL should look like one a person would type.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def lab_task(entry: Entry) -> LabTask:
+    """One task: a call to the entry's path with its ``load``, named after its id."""
+    query = urlencode({name: _query_value(value) for name, value in entry["load"].items()})
+    url = entry["path"] + (f"?{query}" if query else "")
+    method, name = entry["method"], entry["id"]
+
+    def call_entry(user: LabUser) -> None:
+        user.client.request(method, url, name=name)
+
+    call_entry.__name__ = f"call_{name}"
+    return call_entry
+
+
+def build_tasks(entries: Iterable[Entry]) -> list[LabTask]:
+    return [lab_task(entry) for entry in entries]
+
+
+def _catalogue_not_loaded(user: LabUser) -> None:
+    # Reached only when test_start could not read /lab (already reported, and the
+    # run is being stopped): stand the user down instead of raising per task.
+    raise StopUser()
+
+
+class LabUser(FastHttpUser):
+    """One keep-alive connection calling the chosen catalogue entries back to back."""
+
+    # Replaced by _load_catalogue when a test starts.
+    tasks: list[LabTask] = [_catalogue_not_loaded]  # noqa: RUF012 (locust reads the class)
+    # No think time: like the bench's load, each user is one busy connection.
+    wait_time = constant(0)
+
+
+class ProbeUser(FastHttpUser):
+    """A single user calling ``/ping`` at ``--probe-rate`` per second (closed-loop)."""
+
+    fixed_count = 1
+
+    def wait_time(self) -> float:
+        # constant_throughput keeps its pacing state on the user, so building the
+        # function per call from the (possibly web-UI-edited) rate is exact.
+        rate = self.environment.parsed_options.probe_rate
+        pace: Callable[[ProbeUser], float] = constant_throughput(rate)
+        return pace(self)
+
+    def call_ping(self) -> None:
+        self.client.get("/ping", name="/ping")
+
+    tasks: list[Callable[[ProbeUser], None]] = [call_ping]  # noqa: RUF012 (locust's API)
+
+
+def _stop_run(environment: Environment, message: str) -> None:
+    logger.error("looplab: %s", message)
+    environment.process_exit_code = 1
+    runner = environment.runner
+    assert runner is not None
+    # Stopping from inside test_start would cut the runner's own greenlet: do it
+    # right after. Headless runs end; in the web UI the form comes back to fix.
+    headless = environment.parsed_options is not None and environment.parsed_options.headless
+    gevent.spawn(runner.quit if headless else runner.stop)
+
+
+@events.test_start.add_listener
+def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
+    # Runs on the master too, so a wrong id is reported once, where the run began.
+    LabUser.tasks = [_catalogue_not_loaded]
+    options = environment.parsed_options
+    if options is None or LabUser not in environment.user_classes:
+        return
+    if not environment.host:
+        _stop_run(environment, "no host: pass --host http://127.0.0.1:8000")
+        return
+    try:
+        catalogue = fetch_catalogue(environment.host)
+        entries = select_entries(catalogue, _split(options.lab_ids), _split(options.lab_family))
+    except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
+        _stop_run(environment, f"cannot build the lab tasks from {environment.host}/lab: {exc}")
+        return
+    if not entries:
+        _stop_run(environment, "the catalogue at /lab is empty")
+        return
+    LabUser.tasks = build_tasks(entries)
+    if not isinstance(environment.runner, MasterRunner):
+        logger.info("looplab: loading %s", ", ".join(entry["id"] for entry in entries))
+
+
+@events.quitting.add_listener
+def _fail_on_errors(environment: Environment, **_kwargs: Any) -> None:
+    # Locust already exits non-zero on failed requests by default; this also makes
+    # a run that recorded nothing fail, and keeps an earlier failing code. Workers
+    # hand their figures to the master as they go: the master decides.
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    total = environment.stats.total
+    if total.num_requests == 0:
+        logger.error("looplab: no requests were recorded")
+        environment.process_exit_code = 1
+    elif total.num_failures > 0:
+        logger.error("looplab: %d of %d requests failed", total.num_failures, total.num_requests)
+        environment.process_exit_code = 1
