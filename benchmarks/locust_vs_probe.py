@@ -53,9 +53,11 @@ def stall_url(url: str, entry_id: str, param: str, stall_ms: int) -> str:
     limit = entry["params"][param].get("max", stall_ms)
     if stall_ms > limit:
         raise SystemExit(f"{entry_id} accepts {param} up to {limit}, not {stall_ms}")
-    query = {**entry["load"], param: stall_ms}
     # Booleans as a person types them ("true"), as locustfile.py sends them.
-    query = {key: str(value).lower() if isinstance(value, bool) else value for key, value in query.items()}
+    query = {
+        key: str(value).lower() if isinstance(value, bool) else value
+        for key, value in {**entry["load"], param: stall_ms}.items()
+    }
     return f"{url}{entry['path']}?{urlencode(query)}"
 
 
