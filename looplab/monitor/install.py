@@ -1,0 +1,92 @@
+"""One call wires the monitor into any FastAPI or Starlette app: routes and lifespan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from looplab.monitor.frames import is_user_file
+from looplab.monitor.loop_monitor import LoopMonitor
+from looplab.monitor.routes import monitor_router, ping_router
+from looplab.monitor.threadpool import set_thread_tokens
+
+__all__ = ["MONITOR_ENV", "THREAD_TOKENS_ENV", "instrument"]
+
+MONITOR_ENV = "LOOPLAB_MONITOR"
+THREAD_TOKENS_ENV = "LOOPLAB_THREAD_TOKENS"
+
+
+def _enabled_from(env: Mapping[str, str]) -> bool:
+    return env.get(MONITOR_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _tokens_from(env: Mapping[str, str]) -> int | None:
+    raw = env.get(THREAD_TOKENS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREAD_TOKENS_ENV} must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+def instrument(
+    app: FastAPI,
+    *,
+    prefix: str = "",
+    enabled: bool | None = None,
+    thread_tokens: int | None = None,
+    interval_ms: float = 5.0,
+    stall_threshold_ms: float = 50.0,
+    is_user_frame: Callable[[str], bool] = is_user_file,
+    env: Mapping[str, str] | None = None,
+) -> LoopMonitor | None:
+    """Mount the monitor's routes under ``prefix`` and run it in ``app``'s lifespan.
+
+    ``enabled`` and ``thread_tokens`` default to ``LOOPLAB_MONITOR`` (``0`` turns the
+    monitor off: only ``/ping`` is mounted) and ``LOOPLAB_THREAD_TOKENS`` (the size of
+    AnyIO's default thread limiter, applied at startup even with the monitor off).
+    Returns the monitor, or ``None`` when it is off.
+    """
+    env = os.environ if env is None else env
+    enabled = _enabled_from(env) if enabled is None else enabled
+    tokens = _tokens_from(env) if thread_tokens is None else thread_tokens
+    if tokens is not None and tokens < 1:
+        raise ValueError(f"thread_tokens must be at least 1, not {tokens}")
+    app.include_router(ping_router(prefix))
+    monitor = None
+    if enabled:
+        monitor = LoopMonitor(
+            interval_ms=interval_ms,
+            stall_threshold_ms=stall_threshold_ms,
+            app=app,
+            is_user_frame=is_user_frame,
+            prometheus=True,
+        )
+        app.include_router(monitor_router(monitor, prefix))
+    app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context, monitor, tokens)
+    return monitor
+
+
+def _wrap_lifespan(
+    inner: Callable[[Any], AbstractAsyncContextManager[Any]],
+    monitor: LoopMonitor | None,
+    tokens: int | None,
+) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        if tokens is not None:
+            set_thread_tokens(tokens)
+        if monitor is not None:
+            monitor.start()
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            if monitor is not None:
+                monitor.stop()
+
+    return lifespan

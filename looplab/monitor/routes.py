@@ -1,0 +1,77 @@
+"""The monitor's HTTP routes: ``/ping``, ``/monitor``, ``/monitor/stream`` and ``/metrics``.
+
+These routes expose stacks and file paths of the server: mounting them is an
+explicit choice (see :func:`looplab.monitor.instrument`), under a prefix of yours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from looplab.monitor.loop_monitor import DEFAULT_WINDOW, WINDOW_NAME, LoopMonitor
+from looplab.monitor.prometheus import CONTENT_TYPE_LATEST
+
+__all__ = ["monitor_router", "ping_router"]
+
+WindowName = Annotated[
+    str, Query(pattern=WINDOW_NAME.pattern, description="The named window to read.")
+]
+
+
+def ping_router(prefix: str = "") -> APIRouter:
+    """``GET /ping``: mounted even with the monitor off, so overhead can be compared."""
+    router = APIRouter(prefix=prefix, tags=["monitor"])
+
+    @router.get("/ping")
+    async def ping() -> Response:
+        """Answer at once: the cheapest async route, for probes."""
+        # A prebuilt body skips response-model validation and JSON encoding.
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    return router
+
+
+def monitor_router(monitor: LoopMonitor, prefix: str = "") -> APIRouter:
+    """``/monitor``, ``/monitor/stream`` and ``/metrics`` reading ``monitor``."""
+    router = APIRouter(prefix=prefix, tags=["monitor"])
+
+    @router.get("/monitor")
+    async def read_monitor(window: WindowName = DEFAULT_WINDOW, reset: bool = False) -> Any:
+        """Read a named window of loop lag, stalls and thread-pool figures."""
+        chosen = monitor.window(window)
+        snapshot = monitor.snapshot(chosen, window)
+        if reset:
+            monitor.reset(chosen)
+        return snapshot
+
+    @router.get("/monitor/stream", response_class=EventSourceResponse)
+    async def stream_monitor(
+        period_ms: Annotated[int, Query(ge=50, le=5000)] = 250,
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Stream this connection's own window as ``monitor`` events."""
+        window = monitor.open_window()
+        try:
+            while True:
+                await anyio.sleep(period_ms / 1e3)
+                yield ServerSentEvent(event="monitor", data=monitor.snapshot(window))
+        finally:
+            monitor.close_window(window)
+
+    @router.get("/metrics")
+    async def read_metrics() -> Response:
+        """Prometheus text exposition of the monitor; scraping resets nothing."""
+        if monitor.exporter is None:
+            return Response("prometheus export is off\n", status_code=404)
+        monitor.refresh_gauges()
+        render = monitor.exporter.render
+        # Multiprocess mode reads every worker's files: keep that disk I/O off the loop.
+        body = await anyio.to_thread.run_sync(render) if monitor.exporter.multiprocess else render()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
