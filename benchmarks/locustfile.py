@@ -156,13 +156,16 @@ class ProbeUser(FastHttpUser):
 
 def _stop_run(environment: Environment, message: str) -> None:
     logger.error("looplab: %s", message)
-    environment.process_exit_code = 1
     runner = environment.runner
     assert runner is not None
     # Stopping from inside test_start would cut the runner's own greenlet: do it
-    # right after. Headless runs end; in the web UI the form comes back to fix.
-    headless = environment.parsed_options is not None and environment.parsed_options.headless
-    gevent.spawn(runner.quit if headless else runner.stop)
+    # right after. A headless run ends, failing; in the web UI the form comes
+    # back, to fix the host or the ids and start again.
+    if environment.parsed_options is not None and environment.parsed_options.headless:
+        environment.process_exit_code = 1
+        gevent.spawn(runner.quit)
+    else:
+        gevent.spawn(runner.stop)
 
 
 @events.test_start.add_listener
