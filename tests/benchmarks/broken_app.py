@@ -1,0 +1,42 @@
+"""A server whose one catalogue entry always answers 500: locust must exit 1 against it.
+
+``/lab`` has the lab's shape and ``/ping`` answers, so every failure locust
+counts comes from the entry itself.
+"""
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+BROKEN_ENTRY = {
+    "id": "broken.always",
+    "family": "broken",
+    "approach": "always",
+    "method": "GET",
+    "path": "/broken",
+    "expect": "responsive",
+    "antipattern": False,
+    "summary": "Always fails.",
+    "lesson": "A failed request must fail the locust run.",
+    "params": {"n": {"default": 1, "min": 1, "max": 9}},
+    "load": {"n": 1},
+    "load_cost_ms": 0,
+}
+
+
+async def lab(request: Request) -> JSONResponse:
+    return JSONResponse([BROKEN_ENTRY])
+
+
+async def ping(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+async def broken(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("broken on purpose", status_code=500)
+
+
+app = Starlette(
+    routes=[Route("/lab", lab), Route("/ping", ping), Route("/broken", broken)],
+)
