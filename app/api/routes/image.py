@@ -15,6 +15,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.catalogue import about
+
 router = APIRouter(prefix="/image", tags=["image"])
 
 IMAGE_PATH = Path(__file__).resolve().parents[2] / "assets" / "looplab.png"
@@ -26,7 +28,7 @@ class PNGStreamingResponse(StreamingResponse):
 
 # The image is a few KiB, so its blocking reads are cheaper than a thread hop:
 # fine on the event loop. The lab's stream family shows when they are not.
-@router.get("/stream", response_class=PNGStreamingResponse)
+@router.get("/stream", response_class=PNGStreamingResponse, **about("image.stream"))
 async def stream_image() -> AsyncIterable[bytes]:
     """Stream the PNG from an async generator."""
     with IMAGE_PATH.open("rb") as image:
@@ -35,7 +37,9 @@ async def stream_image() -> AsyncIterable[bytes]:
 
 
 # ✅ A def generator: opening and each read run in the thread pool.
-@router.get("/stream-no-async", response_class=PNGStreamingResponse)
+@router.get(
+    "/stream-no-async", response_class=PNGStreamingResponse, **about("image.stream-no-async")
+)
 def stream_image_no_async() -> Iterable[bytes]:
     """Stream the PNG from a sync generator."""
     with IMAGE_PATH.open("rb") as image:
@@ -43,14 +47,22 @@ def stream_image_no_async() -> Iterable[bytes]:
             yield chunk
 
 
-@router.get("/stream-no-async-yield-from", response_class=PNGStreamingResponse)
+@router.get(
+    "/stream-no-async-yield-from",
+    response_class=PNGStreamingResponse,
+    **about("image.stream-no-async-yield-from"),
+)
 def stream_image_no_async_yield_from() -> Iterable[bytes]:
     """Stream the PNG from a sync generator with ``yield from``."""
     with IMAGE_PATH.open("rb") as image:
         yield from image
 
 
-@router.get("/stream-no-annotation", response_class=PNGStreamingResponse)
+@router.get(
+    "/stream-no-annotation",
+    response_class=PNGStreamingResponse,
+    **about("image.stream-no-annotation"),
+)
 async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the PNG from an unannotated async generator."""
     with IMAGE_PATH.open("rb") as image:
@@ -58,7 +70,11 @@ async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no an
             yield chunk
 
 
-@router.get("/stream-no-async-no-annotation", response_class=PNGStreamingResponse)
+@router.get(
+    "/stream-no-async-no-annotation",
+    response_class=PNGStreamingResponse,
+    **about("image.stream-no-async-no-annotation"),
+)
 def stream_image_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the PNG from an unannotated sync generator."""
     with IMAGE_PATH.open("rb") as image:

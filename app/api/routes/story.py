@@ -17,6 +17,8 @@ from collections.abc import AsyncIterable, Iterable
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.catalogue import about
+
 router = APIRouter(prefix="/story", tags=["story"])
 
 STORY = """
@@ -36,7 +38,7 @@ def story_lines() -> list[str]:
 
 
 # ✅ An async generator: each line is yielded on the event loop, no thread hop.
-@router.get("/stream", response_class=StreamingResponse)
+@router.get("/stream", response_class=StreamingResponse, **about("story.stream"))
 async def stream_story() -> AsyncIterable[str]:
     """Stream the story as text from an async generator."""
     for line in story_lines():
@@ -44,48 +46,66 @@ async def stream_story() -> AsyncIterable[str]:
 
 
 # ✅ A def generator: FastAPI iterates it in the thread pool, one hop per line.
-@router.get("/stream-no-async", response_class=StreamingResponse)
+@router.get("/stream-no-async", response_class=StreamingResponse, **about("story.stream-no-async"))
 def stream_story_no_async() -> Iterable[str]:
     """Stream the story as text from a sync generator."""
     yield from story_lines()
 
 
 # The annotation is optional: nothing is validated or serialized on a raw stream.
-@router.get("/stream-no-annotation", response_class=StreamingResponse)
+@router.get(
+    "/stream-no-annotation", response_class=StreamingResponse, **about("story.stream-no-annotation")
+)
 async def stream_story_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the story as text from an unannotated async generator."""
     for line in story_lines():
         yield line
 
 
-@router.get("/stream-no-async-no-annotation", response_class=StreamingResponse)
+@router.get(
+    "/stream-no-async-no-annotation",
+    response_class=StreamingResponse,
+    **about("story.stream-no-async-no-annotation"),
+)
 def stream_story_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the story as text from an unannotated sync generator."""
     yield from story_lines()
 
 
-@router.get("/stream-bytes", response_class=StreamingResponse)
+@router.get("/stream-bytes", response_class=StreamingResponse, **about("story.stream-bytes"))
 async def stream_story_bytes() -> AsyncIterable[bytes]:
     """Stream the story as UTF-8 bytes from an async generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
 
-@router.get("/stream-no-async-bytes", response_class=StreamingResponse)
+@router.get(
+    "/stream-no-async-bytes",
+    response_class=StreamingResponse,
+    **about("story.stream-no-async-bytes"),
+)
 def stream_story_no_async_bytes() -> Iterable[bytes]:
     """Stream the story as UTF-8 bytes from a sync generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
 
-@router.get("/stream-no-annotation-bytes", response_class=StreamingResponse)
+@router.get(
+    "/stream-no-annotation-bytes",
+    response_class=StreamingResponse,
+    **about("story.stream-no-annotation-bytes"),
+)
 async def stream_story_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the story as UTF-8 bytes from an unannotated async generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
 
-@router.get("/stream-no-async-no-annotation-bytes", response_class=StreamingResponse)
+@router.get(
+    "/stream-no-async-no-annotation-bytes",
+    response_class=StreamingResponse,
+    **about("story.stream-no-async-no-annotation-bytes"),
+)
 def stream_story_no_async_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
     """Stream the story as UTF-8 bytes from an unannotated sync generator."""
     for line in story_lines():

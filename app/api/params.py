@@ -1,0 +1,106 @@
+"""Query parameters of the lab routes, declared once from the catalogue's bounds.
+
+Every bound a route enforces is the one ``GET /lab`` advertises, because both
+come from the same ``NumberParam``/``ChoiceParam`` objects. ``file`` is checked
+twice: its shape here (a plain name, or 422), then its existence inside the data
+directory (or 404) by the ``sample_file`` dependency.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, status
+
+from app.catalogue import (
+    CHUNK_SIZE,
+    COLD,
+    CPU_MS,
+    DELAY_MS,
+    FILE,
+    ITEM_DELAY_MS,
+    ITEMS,
+    SOURCE,
+    NumberParam,
+)
+from app.core.config import Settings, get_settings
+from app.work import TokenSource
+
+__all__ = [
+    "ChunkSize",
+    "Cold",
+    "CpuMs",
+    "DelayMs",
+    "ItemDelayMs",
+    "Items",
+    "Sample",
+    "SampleFile",
+    "Source",
+    "sample_file",
+]
+
+# A plain file name: no separators, no leading dot (so neither "." nor ".."),
+# nothing percent-encoded (the query is decoded once; a literal "%" is refused).
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]*$"
+FILE_NAME_MAX = 128
+
+
+def _bounded(param: NumberParam) -> Any:
+    return Query(ge=param.min, le=param.max, description=param.description)
+
+
+DelayMs = Annotated[int, _bounded(DELAY_MS)]
+ChunkSize = Annotated[int, _bounded(CHUNK_SIZE)]
+Items = Annotated[int, _bounded(ITEMS)]
+ItemDelayMs = Annotated[int, _bounded(ITEM_DELAY_MS)]
+CpuMs = Annotated[int, _bounded(CPU_MS)]
+Cold = Annotated[bool, Query(description=COLD.description)]
+Source = Annotated[TokenSource, Query(description=SOURCE.description)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A file the request may read: its resolved path and its size."""
+
+    name: str
+    path: Path
+    size: int
+
+
+def _not_found(name: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"No file named {name!r} in the data directory; GET /lab/files lists them.",
+    )
+
+
+# A `def` dependency: FastAPI runs its file-system calls in the thread pool.
+def sample_file(
+    settings: Annotated[Settings, Depends(get_settings)],
+    file: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=FILE_NAME_MAX,
+            pattern=FILE_NAME_PATTERN,
+            description=FILE.description,
+        ),
+    ] = FILE.default,
+) -> Sample:
+    """Resolve ``file`` to a regular file inside the data directory, or answer 404."""
+    root = settings.data_dir.resolve()
+    try:
+        path = (root / file).resolve(strict=True)
+        info = path.stat()
+    except (OSError, RuntimeError):  # missing, a symlink loop, unreadable
+        raise _not_found(file) from None
+    # A symlink may point anywhere: what counts is where it resolves.
+    if path.parent != root or not stat.S_ISREG(info.st_mode):
+        raise _not_found(file)
+    return Sample(name=file, path=path, size=info.st_size)
+
+
+SampleFile = Annotated[Sample, Depends(sample_file)]

@@ -1,0 +1,93 @@
+"""The ``read`` family: read a whole sample file, in four approaches.
+
+The work is ``app.work.read_sample``: open, one blocking ``read()`` (slowed by
+``delay_ms`` inside the call, or made to wait on the disk by ``cold``), hash.
+"""
+
+import time
+from functools import partial
+from typing import BinaryIO, cast
+
+import anyio
+import anyio.to_thread
+from asyncer import asyncify
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.api.params import Cold, DelayMs, SampleFile
+from app.catalogue import COLD, DELAY_MS, about
+from app.work import ReadResult, digest, open_sample, read_sample
+
+router = APIRouter(prefix="/lab/read", tags=["read"])
+
+
+class ReadResponse(BaseModel):
+    file: str
+    bytes: int
+    sha256: str
+    elapsed_ms: float
+    # Whether the page cache really lost the file (null: the file system cannot say).
+    evicted: bool | None
+    # The storage latency added on purpose: a simulation, not the disk.
+    simulated_delay_ms: int
+
+
+def _respond(sample_name: str, result: ReadResult, started: float, delay_ms: int) -> ReadResponse:
+    return ReadResponse(
+        file=sample_name,
+        bytes=result.bytes,
+        sha256=result.sha256,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        evicted=result.evicted,
+        simulated_delay_ms=delay_ms,
+    )
+
+
+# 🚨 Don't use this: the blocking read runs on the event loop and stalls every request.
+@router.get("/inline", **about("read.inline"))
+async def read_inline(
+    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
+) -> ReadResponse:
+    """Read the file with a blocking call on the event loop."""
+    started = time.perf_counter()
+    result = read_sample(sample.path, delay_ms=delay_ms, cold=cold)
+    return _respond(sample.name, result, started, delay_ms)
+
+
+# ✅ A def route: FastAPI calls it in the thread pool, so the read waits in a worker thread.
+@router.get("/threadpool", **about("read.threadpool"))
+def read_threadpool(
+    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
+) -> ReadResponse:
+    """Read the file from a def route, in the thread pool."""
+    started = time.perf_counter()
+    result = read_sample(sample.path, delay_ms=delay_ms, cold=cold)
+    return _respond(sample.name, result, started, delay_ms)
+
+
+# ✅ asyncify: the route stays async def; the blocking read is awaited in a worker thread.
+@router.get("/asyncify", **about("read.asyncify"))
+async def read_asyncify(
+    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
+) -> ReadResponse:
+    """Read the file with asyncify, in a worker thread."""
+    started = time.perf_counter()
+    result = await asyncify(read_sample)(sample.path, delay_ms=delay_ms, cold=cold)
+    return _respond(sample.name, result, started, delay_ms)
+
+
+# ✅ AnyIO's async file API: opening, reading and closing are each awaited in a worker thread.
+@router.get("/anyio", **about("read.anyio"))
+async def read_anyio(
+    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
+) -> ReadResponse:
+    """Read the file with AnyIO's async file API."""
+    started = time.perf_counter()
+    opener = partial(open_sample, sample.path, delay_ms=delay_ms, cold=cold)
+    reader = await anyio.to_thread.run_sync(opener)
+    # AsyncFile only calls read() and close(), which the slow reader has.
+    async with anyio.wrap_file(cast(BinaryIO, reader)) as file:
+        data = await file.read()
+    # Hashing a large file is work too: not on the loop.
+    result = await anyio.to_thread.run_sync(digest, data, reader.evicted)
+    return _respond(sample.name, result, started, delay_ms)

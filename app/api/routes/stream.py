@@ -1,0 +1,93 @@
+"""The ``stream`` family: stream a sample file in ``chunk_size`` chunks, in four approaches.
+
+The work is ``app.work.read_chunks`` (and the ``SlowReader`` it opens): one
+blocking ``read()`` per chunk, each slowed by ``delay_ms`` inside the call. Every
+response is ``application/octet-stream`` with the file's ``content-length``, and
+every approach closes its file promptly when a client disconnects mid-stream.
+"""
+
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from contextlib import closing
+
+import anyio
+from asyncer import asyncify
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from app.api.params import ChunkSize, Cold, DelayMs, Sample, SampleFile
+from app.catalogue import CHUNK_SIZE, COLD, DELAY_MS, about
+from app.work import open_sample, read_chunks
+from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
+
+router = APIRouter(prefix="/lab/stream", tags=["stream"])
+
+
+class OctetStreamResponse(ClosingStreamingResponse):
+    media_type = "application/octet-stream"
+
+
+def _stream(sample: Sample, chunks: AsyncIterable[bytes] | Iterable[bytes]) -> OctetStreamResponse:
+    # The size is known up front: say it, like FileResponse does.
+    return OctetStreamResponse(chunks, headers={"content-length": str(sample.size)})
+
+
+# 🚨 Don't use this: an async generator doing blocking reads stalls the loop for every chunk.
+@router.get("/inline", **about("stream.inline"))
+async def stream_inline(
+    sample: SampleFile,
+    chunk_size: ChunkSize = CHUNK_SIZE.default,
+    delay_ms: DelayMs = DELAY_MS.default,
+    cold: Cold = COLD.default,
+) -> OctetStreamResponse:
+    """Stream the file from an async generator that reads on the event loop."""
+
+    async def chunks() -> AsyncGenerator[bytes]:
+        reads = read_chunks(sample.path, chunk_size=chunk_size, delay_ms=delay_ms, cold=cold)
+        with closing(reads):
+            for chunk in reads:
+                yield chunk
+
+    return _stream(sample, chunks())
+
+
+# ✅ A def generator iterated in the thread pool, and closed (in a thread) when the response ends.
+@router.get("/threadpool", **about("stream.threadpool"))
+def stream_threadpool(
+    sample: SampleFile,
+    chunk_size: ChunkSize = CHUNK_SIZE.default,
+    delay_ms: DelayMs = DELAY_MS.default,
+    cold: Cold = COLD.default,
+) -> OctetStreamResponse:
+    """Stream the file from a sync generator iterated in the thread pool."""
+    reads = read_chunks(sample.path, chunk_size=chunk_size, delay_ms=delay_ms, cold=cold)
+    return _stream(sample, iterate_in_threadpool_closing(reads))
+
+
+# ✅ An async generator that awaits each blocking call (open, read, close) in a worker thread.
+@router.get("/asyncify", **about("stream.asyncify"))
+async def stream_asyncify(
+    sample: SampleFile,
+    chunk_size: ChunkSize = CHUNK_SIZE.default,
+    delay_ms: DelayMs = DELAY_MS.default,
+    cold: Cold = COLD.default,
+) -> OctetStreamResponse:
+    """Stream the file from an async generator that reads with asyncify."""
+
+    async def chunks() -> AsyncGenerator[bytes]:
+        reader = await asyncify(open_sample)(sample.path, delay_ms=delay_ms, cold=cold)
+        try:
+            while chunk := await asyncify(reader.read_chunk)(chunk_size):
+                yield chunk
+        finally:
+            # A disconnect cancels the stream: close the file anyway, in a thread.
+            with anyio.CancelScope(shield=True):
+                await asyncify(reader.close)()
+
+    return _stream(sample, chunks())
+
+
+# ✅ The baseline: Starlette's FileResponse reads in the thread pool, 64 KiB per hop.
+@router.get("/fileresponse", **about("stream.fileresponse"))
+async def stream_fileresponse(sample: SampleFile) -> FileResponse:
+    """Stream the file with Starlette's FileResponse."""
+    return FileResponse(sample.path, media_type="application/octet-stream")
