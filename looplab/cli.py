@@ -1,10 +1,18 @@
 """The ``looplab`` command line: ``looplab serve`` runs the lab app."""
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+
+from looplab.monitor.prometheus import MULTIPROC_ENV, prepare_multiprocess_dir
 
 APP_IMPORT = "app.main:app"
 
@@ -29,6 +37,27 @@ class Loop(StrEnum):
     uvloop = "uvloop"
 
 
+# The standard asyncio loop, made by looplab's factory so /monitor can report its
+# utilization (time spent outside select()); it is asyncio's own SelectorEventLoop.
+_LOOP_FACTORIES = {Loop.asyncio: "looplab.monitor:new_event_loop"}
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    # prometheus-client's multiprocess mode: every worker writes its metrics to files in
+    # one directory, which must exist, empty, before the workers fork, and go afterwards.
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="looplab-metrics-"))
+    prepare_multiprocess_dir(path)
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if not given:
+            del os.environ[MULTIPROC_ENV]
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -41,7 +70,19 @@ def serve(
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs a single process", param_hint="--workers")
     typer.echo(f"looplab: docs at http://{host}:{port}/docs")
-    uvicorn.run(APP_IMPORT, host=host, port=port, workers=workers, loop=loop.value, reload=reload)
+    loop_factory = _LOOP_FACTORIES.get(loop, loop.value)
+    if workers > 1:
+        with _multiprocess_metrics():
+            uvicorn.run(APP_IMPORT, host=host, port=port, workers=workers, loop=loop_factory)
+        return
+    uvicorn.run(APP_IMPORT, host=host, port=port, workers=workers, loop=loop_factory, reload=reload)
+
+
+# The bench and the probe live in looplab.bench; registered here so `looplab` lists them.
+from looplab.bench.cli import bench, probe  # noqa: E402 (the group must exist first)
+
+cli.command()(bench)
+cli.command()(probe)
 
 
 def main() -> None:

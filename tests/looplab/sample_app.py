@@ -5,6 +5,7 @@ import time
 
 from asyncer import asyncify
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
 from looplab.monitor import instrument
 
@@ -27,15 +28,11 @@ async def fixed_route() -> dict[str, bool]:
     return {"slept": True}
 
 
-@app.get("/chunks")
-async def blocking_chunks() -> list[str]:
-    """Hash in a generator run on the loop (blame must still name this generator's line)."""
-    return list(_hash_chunks())
-
-
-def _hash_chunks():  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        yield _burn(0.08)
+@app.get("/chunks", response_class=StreamingResponse)
+async def blocking_chunks():  # type: ignore[no-untyped-def]
+    """A generator endpoint burning CPU on the loop between chunks."""
+    for _ in range(2):
+        yield _burn(BLOCK_S / 2).encode()
 
 
 def _burn(seconds: float) -> str:

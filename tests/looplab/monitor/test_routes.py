@@ -1,0 +1,196 @@
+"""The monitor's routes on a real uvicorn serving a small instrumented app."""
+
+import json
+import time
+from collections.abc import Iterator
+
+import anyio
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from looplab.server import ServerProcess
+from tests.looplab import sample_app
+from tests.looplab.sample_app import line_of
+
+pytestmark = [pytest.mark.server, pytest.mark.timing]
+
+SLEEP_LINE = line_of(sample_app.slow_route, "time.sleep(")
+MONITOR_KEYS = {"loop", "threadpool", "stalls", "since"}
+LOOP_KEYS = {"backend", "interval_ms", "samples", "lag_ms", "utilization"}
+LAG_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
+THREADPOOL_KEYS = {"total_tokens", "borrowed", "waiting", "peak_borrowed"}
+STALLS_KEYS = {"threshold_ms", "count", "recent", "top"}
+STALL_KEYS = {"started_at", "duration_ms", "route", "blame", "reason", "stack"}
+TOP_KEYS = {"file", "line", "function", "count", "total_ms"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    # Four thread tokens, so a handful of `def` requests exhausts the pool.
+    with ServerProcess(
+        "tests.looplab.sample_app:app",
+        loop="looplab.monitor:new_event_loop",
+        env={"LOOPLAB_THREAD_TOKENS": "4"},
+    ) as running:
+        yield running
+
+
+def read(server: ServerProcess, window: str, reset: bool = False) -> dict:  # type: ignore[type-arg]
+    params = {"window": window, "reset": str(reset).lower()}
+    response = httpx.get(server.url + "/monitor", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_ping(server: ServerProcess) -> None:
+    response = httpx.get(server.url + "/ping")
+    assert response.json() == {"ok": True}
+
+
+def test_monitor_document_shape_and_blame(server: ServerProcess) -> None:
+    read(server, "shape", reset=True)
+    httpx.get(server.url + "/slow", timeout=30)
+    document = read(server, "shape")
+    assert MONITOR_KEYS <= document.keys()
+    assert LOOP_KEYS <= document["loop"].keys()
+    assert LAG_KEYS == document["loop"]["lag_ms"].keys()
+    assert THREADPOOL_KEYS <= document["threadpool"].keys()
+    assert STALLS_KEYS <= document["stalls"].keys()
+    assert document["since"].endswith("Z")
+    assert document["loop"]["backend"] == "asyncio"
+    assert document["loop"]["interval_ms"] == 5.0
+    assert document["stalls"]["threshold_ms"] == 50.0
+    assert slow_stalls(document) == 1, document["stalls"]
+    stall = next(s for s in document["stalls"]["recent"] if s["route"] == "/slow")
+    assert STALL_KEYS == stall.keys()
+    assert 180 <= stall["duration_ms"] <= 400
+    assert stall["blame"] == {
+        "file": sample_app.__file__,
+        "line": SLEEP_LINE,
+        "function": "slow_route",
+    }
+    assert stall["reason"] is None
+    assert stall["stack"][-1]["function"] == "slow_route"
+    top = document["stalls"]["top"][0]
+    assert TOP_KEYS == top.keys()
+    assert (top["line"], top["count"]) == (SLEEP_LINE, 1)
+    assert top["total_ms"] == stall["duration_ms"]
+    assert document["loop"]["lag_ms"]["max"] >= 180
+
+
+def test_generator_endpoint_is_attributed_to_its_route(server: ServerProcess) -> None:
+    read(server, "chunks", reset=True)
+    httpx.get(server.url + "/chunks", timeout=30)
+    stalls = read(server, "chunks")["stalls"]["recent"]
+    ours = [s for s in stalls if s["route"] == "/chunks"]
+    assert ours, stalls
+    assert all(s["blame"]["function"] == "_burn" for s in ours)
+
+
+def test_named_windows_are_independent(server: ServerProcess) -> None:
+    read(server, "first", reset=True)
+    read(server, "second", reset=True)
+    httpx.get(server.url + "/slow", timeout=30)
+    assert slow_stalls(read(server, "first", reset=True)) == 1
+    # The reset of "first" left "second" alone, and started "first" afresh. (A loaded
+    # machine may add stalls of its own to any window: count only the /slow ones.)
+    assert slow_stalls(read(server, "second")) == 1
+    fresh = read(server, "first")
+    assert slow_stalls(fresh) == 0, fresh["stalls"]
+    assert fresh["loop"]["samples"] < read(server, "second")["loop"]["samples"]
+
+
+def slow_stalls(document: dict) -> int:  # type: ignore[type-arg]
+    return sum(1 for stall in document["stalls"]["recent"] if stall["route"] == "/slow")
+
+
+def test_utilization_from_the_loop_factory(server: ServerProcess) -> None:
+    read(server, "busy", reset=True)
+    time.sleep(0.3)
+    idle = read(server, "busy", reset=True)["loop"]["utilization"]
+    httpx.get(server.url + "/slow", timeout=30)
+    busy = read(server, "busy")["loop"]["utilization"]
+    assert 0.0 <= idle < 0.3
+    assert busy > 0.5
+
+
+def test_thread_pool_gauges_move_under_def_route_load(server: ServerProcess) -> None:
+    read(server, "pool", reset=True)
+    readings: list[dict] = []  # type: ignore[type-arg]
+
+    async def load() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            async with anyio.create_task_group() as tasks:
+                for _ in range(6):
+                    tasks.start_soon(client.get, "/threadwork?seconds=1.5")
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    pool = (await client.get("/monitor?window=pool")).json()["threadpool"]
+                    readings.append(pool)
+                    if pool["borrowed"] == 4 and pool["waiting"] == 2:
+                        break
+                    await anyio.sleep(0.05)
+
+    anyio.run(load)
+    assert readings[-1] == {"total_tokens": 4, "borrowed": 4, "waiting": 2, "peak_borrowed": 4}
+    after = read(server, "pool")["threadpool"]
+    assert after == {"total_tokens": 4, "borrowed": 0, "waiting": 0, "peak_borrowed": 4}
+
+
+def test_sse_stream_sends_the_connection_window(server: ServerProcess) -> None:
+    events = []
+    with httpx.stream("GET", server.url + "/monitor/stream?period_ms=100", timeout=30) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        for line in stream.iter_lines():
+            if line.startswith(("event:", "data:")):
+                field, _, value = line.partition(":")
+                event[field] = value.strip()
+            elif not line and "data" in event:
+                events.append(event)
+                event = {}
+                if len(events) == 1:
+                    httpx.get(server.url + "/slow", timeout=30)
+                if len(events) == 4:
+                    break
+    assert {e["event"] for e in events} == {"monitor"}
+    documents = [json.loads(e["data"]) for e in events]
+    assert all(MONITOR_KEYS <= d.keys() for d in documents)
+    assert any(s["route"] == "/slow" for s in documents[-1]["stalls"]["recent"])
+    assert documents[-1]["since"] == documents[0]["since"]
+
+
+@pytest.mark.parametrize(
+    "query", ["/monitor?window=bad name", "/monitor?window=", "/monitor/stream?period_ms=10",
+              "/monitor/stream?period_ms=9000", "/monitor?reset=maybe"]
+)  # fmt: skip
+def test_bad_input_is_422(server: ServerProcess, query: str) -> None:
+    assert httpx.get(server.url + query, timeout=30).status_code == 422
+
+
+def test_metrics_parse_back_and_scraping_resets_nothing(server: ServerProcess) -> None:
+    httpx.get(server.url + "/slow", timeout=30)
+    first = scrape(server)
+    second = scrape(server)
+    assert first["looplab_event_loop_stalls_total"] >= 1
+    assert second["looplab_event_loop_stalls_total"] >= first["looplab_event_loop_stalls_total"]
+    assert second["looplab_event_loop_stall_seconds_total"] >= 0.18
+    lag_count = "looplab_event_loop_lag_seconds_count"
+    assert second[lag_count] >= first[lag_count]
+    assert second['looplab_event_loop_lag_seconds_bucket{le="0.0005"}'] > 0
+    assert second["looplab_threadpool_tokens_total"] == 4
+    assert "looplab_threadpool_tokens_borrowed" in second
+    assert "looplab_threadpool_tasks_waiting" in second
+    assert 0 <= second["looplab_event_loop_utilization"] <= 1
+
+
+def scrape(server: ServerProcess) -> dict[str, float]:
+    response = httpx.get(server.url + "/metrics", timeout=30)
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return samples
