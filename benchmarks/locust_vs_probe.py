@@ -89,11 +89,11 @@ class LocustRun:
 
 
 @contextmanager
-def locust_ping(url: str, rate: float, seconds: float) -> Iterator[LocustRun]:
+def locust_ping(url: str, rate: float, seconds: int) -> Iterator[LocustRun]:
     """Locust's ProbeUser alone, one user at ``rate``/s; yields once it is spawned."""
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "ProbeUser",
-        "--headless", "-u", "1", "-r", "1", "-t", f"{math.ceil(seconds)}s", "--host", url,
+        "--headless", "-u", "1", "-r", "1", "-t", f"{seconds}s", "--host", url,
         "--probe-rate", str(rate), "--only-summary",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -148,7 +148,8 @@ def compare(url: str, args: argparse.Namespace) -> dict[str, Any]:
     stall = stall_url(url, args.stall_id, args.stall_param, args.stall_ms)
     window = args.seconds
     # Locust runs a little longer than the probe's window, so both cover the stall.
-    with locust_ping(url, args.rate, window + 2) as locust:
+    locust_seconds = math.ceil(window + 2)
+    with locust_ping(url, args.rate, locust_seconds) as locust:
         probed, stall_took_ms, probe_errors = asyncio.run(
             probe_with_stall(url, args.rate, window, stall, window / 3)
         )
@@ -159,6 +160,8 @@ def compare(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "stall": stall.removeprefix(url),
         "stall_took_ms": round(stall_took_ms),
         "rate_per_s": args.rate,
+        "locust_seconds": locust_seconds,
+        "probe_seconds": window,
         "locust": locust_percentiles(output, "/ping"),
         "probe": probed,
         "probe_errors": probe_errors,
@@ -168,7 +171,9 @@ def compare(url: str, args: argparse.Namespace) -> dict[str, Any]:
 def report(result: Mapping[str, Any]) -> str:
     lines = [
         f"stall: GET {result['stall']} took {result['stall_took_ms']} ms;"
-        f" /ping at {result['rate_per_s']:g}/s from both",
+        f" /ping at {result['rate_per_s']:g}/s from both"
+        f" (locust for {result['locust_seconds']} s, the probe for {result['probe_seconds']:g} s"
+        " inside it)",
         f"{'/ping latency (ms)':<30}" + "".join(f"{key:>9}" for key in (*FIGURES, "requests")),
     ]
     for who, label in (("locust", "locust ProbeUser (closed)"), ("probe", "looplab probe (open)")):

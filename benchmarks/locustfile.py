@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gevent
-from locust import FastHttpUser, constant, constant_throughput, events
+from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
@@ -131,7 +131,7 @@ class LabUser(FastHttpUser):
     """One keep-alive connection calling the chosen catalogue entries back to back."""
 
     # Replaced by _load_catalogue when a test starts.
-    tasks: list[LabTask] = [_catalogue_not_loaded]  # noqa: RUF012 (locust reads the class)
+    tasks = [_catalogue_not_loaded]  # noqa: RUF012 (locust reads the class attribute)
     # No think time: like the bench's load, each user is one busy connection.
     wait_time = constant(0)
 
@@ -148,10 +148,9 @@ class ProbeUser(FastHttpUser):
         pace: Callable[[ProbeUser], float] = constant_throughput(rate)
         return pace(self)
 
+    @task
     def call_ping(self) -> None:
-        self.client.get("/ping", name="/ping")
-
-    tasks: list[Callable[[ProbeUser], None]] = [call_ping]  # noqa: RUF012 (locust's API)
+        self.client.get("/ping")
 
 
 def _stop_run(environment: Environment, message: str) -> None:
@@ -187,7 +186,7 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
     if not entries:
         _stop_run(environment, "the catalogue at /lab is empty")
         return
-    LabUser.tasks = build_tasks(entries)
+    LabUser.tasks = list(build_tasks(entries))
     if not isinstance(environment.runner, MasterRunner):
         logger.info("looplab: loading %s", ", ".join(entry["id"] for entry in entries))
 
