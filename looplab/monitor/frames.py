@@ -117,6 +117,13 @@ def route_paths(app: Any) -> dict[CodeType, str]:
 
 def _collect_routes(routes: Iterable[Any], prefix: str, found: dict[CodeType, str]) -> None:
     for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            # FastAPI >= 0.16x keeps an included router as a branch (``_IncludedRouter``)
+            # instead of copying its routes; its prefix lives in the include context.
+            context_prefix = str(getattr(getattr(route, "include_context", None), "prefix", ""))
+            _collect_routes(getattr(included, "routes", ()), prefix + context_prefix, found)
+            continue
         path = prefix + str(getattr(route, "path", ""))
         code = getattr(getattr(route, "endpoint", None), "__code__", None)
         if isinstance(code, CodeType):

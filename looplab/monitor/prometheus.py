@@ -9,6 +9,7 @@ over the workers on scrape, and gauges carry the worker's ``pid`` label.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -111,8 +112,8 @@ class PrometheusExporter:
         self.tokens_total.set(pool.total_tokens)
         self.tokens_borrowed.set(pool.borrowed)
         self.tasks_waiting.set(pool.waiting)
-        if utilization is not None:
-            self.utilization.set(utilization)
+        # NaN, not a stale or made-up number, where the loop cannot be timed (uvloop).
+        self.utilization.set(math.nan if utilization is None else utilization)
 
     def render(self) -> bytes:
         """The text exposition of every worker's metrics (or this process's)."""

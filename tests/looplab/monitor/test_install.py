@@ -1,0 +1,167 @@
+"""Wiring the monitor into an app: one call, LOOPLAB_MONITOR, LOOPLAB_THREAD_TOKENS, workers."""
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio.to_thread
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from looplab.monitor import instrument
+from looplab.monitor.frames import route_paths
+from looplab.server import ServerProcess
+
+MONITOR_PATHS = {"/monitor", "/monitor/stream", "/metrics"}
+
+
+def paths(app: FastAPI) -> set[str]:
+    return set(route_paths(app).values())
+
+
+@pytest.mark.anyio
+async def test_monitor_off_mounts_only_ping_and_still_sizes_the_pool() -> None:
+    app = FastAPI()
+    monitor = instrument(app, env={"LOOPLAB_MONITOR": "0", "LOOPLAB_THREAD_TOKENS": "7"})
+    assert monitor is None
+    assert "/ping" in paths(app)
+    assert not MONITOR_PATHS & paths(app)
+    async with app.router.lifespan_context(app):
+        assert anyio.to_thread.current_default_thread_limiter().total_tokens == 7
+
+
+@pytest.mark.anyio
+async def test_prefix_and_lifespan_run_the_monitor() -> None:
+    app = FastAPI()
+    monitor = instrument(app, prefix="/_looplab", env={})
+    assert monitor is not None
+    assert {"/_looplab/ping", *(f"/_looplab{p}" for p in MONITOR_PATHS)} <= paths(app)
+    assert not monitor.running
+    async with app.router.lifespan_context(app):
+        assert monitor.running
+    assert not monitor.running
+
+
+@pytest.mark.parametrize("tokens", ["0", "-3", "many"])
+def test_bad_thread_tokens_are_refused(tokens: str) -> None:
+    with pytest.raises(ValueError, match="LOOPLAB_THREAD_TOKENS"):
+        instrument(FastAPI(), env={"LOOPLAB_THREAD_TOKENS": tokens})
+
+
+def test_demo_app_honours_looplab_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.main import create_app
+
+    monkeypatch.setenv("LOOPLAB_MONITOR", "0")
+    assert not MONITOR_PATHS & paths(create_app())
+    monkeypatch.setenv("LOOPLAB_MONITOR", "1")
+    assert MONITOR_PATHS <= paths(create_app())
+
+
+@pytest.mark.server
+@pytest.mark.timing
+def test_uvloop_reports_no_utilization_but_measures_lag() -> None:
+    with ServerProcess("tests.looplab.sample_app:app", loop="uvloop") as server:
+        httpx.get(server.url + "/slow", timeout=30)
+        document = httpx.get(server.url + "/monitor", timeout=30).json()
+        metrics = httpx.get(server.url + "/metrics", timeout=30).text
+    assert document["loop"]["backend"] == "uvloop"
+    assert document["loop"]["utilization"] is None
+    assert any(s["route"] == "/slow" for s in document["stalls"]["recent"])
+    assert document["loop"]["lag_ms"]["max"] >= 150
+    utilization = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "looplab_event_loop_utilization"
+    ]
+    assert len(utilization) == 1 and math.isnan(utilization[0])
+
+
+@pytest.fixture
+def serve_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``looplab serve --workers 2``, given a multiprocess directory to prepare and clean."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "stale_from_last_run.db").write_bytes(b"junk")
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "looplab.cli", "serve", "--port", "0", "--workers", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (match := re.search(r"running on (http://\S+:\d+)", log_path.read_text())):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        yield match.group(1), metrics_dir
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    # serve removes the directory once its workers are gone.
+    assert not metrics_dir.exists()
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def per_worker_counts(metrics_dir: Path) -> list[float]:
+    """Each worker's own lag-histogram count, read from its file alone."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    counts = []
+    for db in sorted(metrics_dir.glob("histogram_*.db")):
+        registry = CollectorRegistry()
+        collector = MultiProcessCollector(registry, path=str(metrics_dir))
+        for family in collector.merge([str(db)], accumulate=True):
+            counts += [
+                s.value for s in family.samples if s.name == "looplab_event_loop_lag_seconds_count"
+            ]
+    return counts
+
+
+@pytest.mark.server
+def test_two_workers_sum_histograms_and_counters_and_label_gauges(
+    serve_two_workers: tuple[str, Path],
+) -> None:
+    url, metrics_dir = serve_two_workers
+    assert not (metrics_dir / "stale_from_last_run.db").exists()
+    # Both workers must be up and have written their gauges (every second) at least once.
+    deadline = time.monotonic() + 60
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    pids: set[str] = set()
+    while len(pids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            samples = scrape(url)
+        except httpx.TransportError:
+            continue  # the parent binds the port before its workers answer
+        pids = {dict(labels)["pid"] for (name, labels) in samples if "tokens_total" in name}
+    assert len(pids) == 2, samples
+    before = per_worker_counts(metrics_dir)
+    total = scrape(url)[("looplab_event_loop_lag_seconds_count", ())]
+    after = per_worker_counts(metrics_dir)
+    assert len(before) == len(after) == 2
+    # The scrape summed both workers: more than either alone, no more than both after it.
+    assert sum(before) <= total <= sum(after)
+    assert total > max(after)
+    assert ("looplab_event_loop_stalls_total", ()) in samples
