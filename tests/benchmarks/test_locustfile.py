@@ -21,7 +21,8 @@ from looplab.server import ServerProcess
 
 pytestmark = pytest.mark.server
 
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "benchmarks" / "locustfile.py"
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
 
 # Read from the summary locust prints as it quits: it is final, whereas the
 # --csv files are written once a second and can miss the last of the run.
@@ -81,7 +82,11 @@ def test_locust_rejects_an_unknown_lab_id(server: ServerProcess) -> None:
 
 
 def test_locust_exits_1_when_requests_fail() -> None:
-    with ServerProcess("tests.benchmarks.broken_app:app", ready_path="/ping") as broken:
+    # PYTHONPATH: the broken app is imported from the tests package, wherever pytest runs.
+    broken_app = ServerProcess(
+        "tests.benchmarks.broken_app:app", ready_path="/ping", env={"PYTHONPATH": str(ROOT)}
+    )
+    with broken_app as broken:
         result = run_locust(broken.url)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
