@@ -10,8 +10,9 @@ path with its ``load`` query parameters, grouped in the statistics under its id.
 Choose entries with ``--lab-ids read.inline,read.asyncify`` and/or ``--lab-family
 read,cpu`` (an entry is chosen when its id or its family is listed; neither option
 means the whole catalogue). ``ProbeUser`` is one extra user (``-u`` counts it) that
-calls ``/ping`` at ``--probe-rate`` per second; run ``LabUser`` alone by naming it
-after the options. Any failure makes locust exit 1.
+calls ``/ping`` at ``--probe-rate`` per second; to run the lab's entries alone, name
+the class: ``locust -f benchmarks/locustfile.py LabUser ...``. A failed request, or a
+run that recorded none, makes locust exit 1.
 
 Locust's users are closed-loop: a user waits for its response before it sends
 again, so while the server's event loop is stalled they send nothing and the
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -180,7 +180,8 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
     try:
         catalogue = fetch_catalogue(environment.host)
         entries = select_entries(catalogue, _split(options.lab_ids), _split(options.lab_family))
-    except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
+    # OSError covers urllib's errors; the others, a /lab that is not the catalogue.
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         _stop_run(environment, f"cannot build the lab tasks from {environment.host}/lab: {exc}")
         return
     if not entries:
