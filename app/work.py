@@ -254,6 +254,8 @@ async def next_item(iterator: AsyncIterator[T]) -> T | Done:
 # --- pure-Python CPU work -------------------------------------------------------
 
 _MASK = (1 << 64) - 1
+# A fixed shuffle of 10 000 integers: sorting it is one built-in call of a few ms.
+_DECK = sorted(range(10_000), key=lambda i: (i * 2654435761) % 10_007)
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,24 @@ class CpuResult:
     cpu_ms: float
 
 
+def _round(state: int) -> int:
+    # Bytecode (the interpreter may switch threads every 5 ms) ...
+    for _ in range(200):
+        state = (state * 6364136223846793005 + 1442695040888963407) & _MASK
+        state ^= state >> 29
+    # ... and a built-in call, which holds the GIL until it returns, as JSON
+    # encoding, parsing, sorting or a regex over a large text do in real handlers.
+    ordered = sorted(_DECK, key=state.__xor__)
+    return state ^ ordered[0] ^ ordered[-1]
+
+
 def burn_cpu(cpu_ms: int) -> CpuResult:
-    """Mix integers in pure Python until this thread has used ``cpu_ms`` of CPU time.
+    """Compute in Python until this thread has used ``cpu_ms`` of CPU time.
+
+    Each round mixes interpreted bytecode with a built-in call of a few
+    milliseconds that holds the GIL throughout, the mix that real CPU-bound
+    handlers have; a thread running it starves the event loop's thread of the
+    GIL, which is why threads do not help with CPU work.
 
     ``time.thread_time`` counts only this thread, so the work is the same
     whether it runs alone, beside other threads, or in another process
@@ -275,9 +293,7 @@ def burn_cpu(cpu_ms: int) -> CpuResult:
     state = 0x9E3779B97F4A7C15
     rounds = 0
     while time.thread_time() < deadline:
-        for _ in range(1000):
-            state = (state * 6364136223846793005 + 1442695040888963407) & _MASK
-            state ^= state >> 29
+        state = _round(state)
         rounds += 1
     return CpuResult(
         digest=f"{state:016x}", rounds=rounds, cpu_ms=(time.thread_time() - start) * 1000

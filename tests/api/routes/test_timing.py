@@ -1,0 +1,107 @@
+"""Every catalogue entry does to the event loop what the catalogue says it does.
+
+In-process: the app runs in the test's own loop, so an approach that blocks
+blocks the very loop ``looplab.testing`` measures. The requests are driven by a
+bare ASGI call whose ``send`` only counts bytes, so no client-side work (httpx
+buffering a 64 MiB body, say) runs on the loop and muddies the figures. Each
+entry is warmed up once (imports, thread and process pools), then 4 concurrent
+requests with its ``load`` run while the lag is measured, and the one verdict
+rule of ``looplab.verdict`` must agree with the entry's ``expect``.
+"""
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import anyio
+import pytest
+from starlette.types import ASGIApp, Message
+
+from app.catalogue import CATALOGUE, Entry
+from looplab.testing import measure_lag
+from looplab.verdict import Lag, family_verdicts, verdict
+
+from .conftest import app_on
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
+
+CONCURRENCY = 4
+
+# Measured once per session: the degrades rule compares an entry with its family.
+_measured: dict[str, Lag] = {}
+
+
+async def _call(app: ASGIApp, entry: Entry) -> int:
+    """One request as uvicorn would make it; returns the body's length."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": entry.method,
+        "scheme": "http",
+        "path": entry.path,
+        "raw_path": entry.path.encode(),
+        "query_string": urlencode(entry.load).encode(),
+        "root_path": "",
+        "headers": [(b"host", b"lab")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    done = anyio.Event()
+    requested = False
+    status = 0
+    size = 0
+
+    async def receive() -> Message:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status, size
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    await app(scope, receive, send)
+    assert status == 200, (entry.id, status)
+    return size
+
+
+async def _run_batch(app: ASGIApp, entry: Entry) -> None:
+    async with anyio.create_task_group() as group:
+        for _ in range(CONCURRENCY):
+            group.start_soon(_call, app, entry)
+
+
+async def _measure(app: ASGIApp, entry: Entry) -> Lag:
+    if entry.id not in _measured:
+        await _run_batch(app, entry)  # warm-up
+        async with measure_lag(app=app) as lag:
+            await _run_batch(app, entry)
+        _measured[entry.id] = Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
+        print(
+            f"\nlooplab-timing {entry.id}: expect {entry.expect}, cost {entry.load_cost_ms:g} ms,"
+            f" max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms"
+        )
+    return _measured[entry.id]
+
+
+@pytest.mark.parametrize("entry", CATALOGUE, ids=[entry.id for entry in CATALOGUE])
+async def test_entry_does_what_the_catalogue_expects(entry: Entry, data_dir: Path) -> None:
+    app = app_on(data_dir)
+    lag = await _measure(app, entry)
+    if entry.expect == "degrades":
+        family = [e for e in CATALOGUE if e.family == entry.family]
+        lags = {e.id: await _measure(app, e) for e in family}
+        costs = {e.id: e.load_cost_ms for e in family}
+        judged = family_verdicts(lags, costs)
+        # Worse than the family's responsive approaches, better than its blocking one.
+        assert judged == {e.id: e.expect for e in family}, lags
+    else:
+        assert verdict(lag, entry.load_cost_ms) == entry.expect, (entry.id, lag)
