@@ -115,6 +115,9 @@ async def probe(
         conn = await pool.take()
         try:
             response = await conn.get()
+        except asyncio.CancelledError:
+            conn.close()  # given up on at the end: its answer may still come, unread
+            raise
         except (HttpError, OSError):
             result.errors += 1
             conn.close()

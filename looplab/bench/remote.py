@@ -8,6 +8,7 @@ and read that frame it.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -23,11 +24,16 @@ __all__ = [
     "peak_rss_bytes",
     "peak_rss_reset",
     "rss_bytes",
+    "tree_cpu_share",
 ]
 
 # The bench's own named window: a dashboard reading the default window is not disturbed.
 BENCH_WINDOW = "looplab-bench"
 _DRAIN_WINDOW = "looplab-bench-drain"
+# An idle server (the monitor's ticker, uvicorn's timers) uses a few percent of a core;
+# a cut-off request still at work uses most of one.
+_QUIET_CPU_SHARE = 0.3
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class DrainTimeout(RuntimeError):
@@ -105,32 +111,69 @@ class Server:
             while response.read(1 << 20):
                 pass
 
-    def wait_drained(self, *, fast_ms: float, check_threads: bool, timeout: float = 60.0) -> float:
-        """Wait until no thread token is borrowed and /ping answers fast three times in a row.
+    def wait_drained(
+        self, *, fast_ms: float, check_threads: bool, pid: int | None, timeout: float = 60.0
+    ) -> float:
+        """Wait until the server is quiet: no CPU burnt, /ping fast, no thread token borrowed.
 
         Returns the seconds waited. A previous run's cut-off requests may still be
-        running on the server (a blocking read holds the loop; a thread holds a
-        token), and they would be measured as the next entry's doing.
+        running on the server (a blocking read holds the loop, a thread holds a
+        token, a process-pool worker burns a core), and they would be measured as
+        the next entry's doing. The checks go cheapest first; the monitor, whose
+        snapshot costs the server a little, is asked once they all pass.
         """
         started = time.monotonic()
-        fast_in_a_row = 0
-        while fast_in_a_row < 3:
-            if time.monotonic() - started > timeout:
-                raise DrainTimeout(f"the server did not drain in {timeout:.0f}s")
+        while time.monotonic() - started < timeout:
+            if pid is not None and tree_cpu_share(pid, 0.1) > _QUIET_CPU_SHARE:
+                continue
+            if not all(self._ping_fast(fast_ms) for _ in range(3)):
+                time.sleep(0.05)
+                continue
             if check_threads:
-                pool = self.monitor(_DRAIN_WINDOW)["threadpool"]
+                pool = self.monitor(_DRAIN_WINDOW, reset=True)["threadpool"]
                 if pool["borrowed"] or pool["waiting"]:
-                    fast_in_a_row = 0
                     time.sleep(0.05)
                     continue
-            try:
-                fast = self.ping_ms() <= fast_ms
-            except (urllib.error.URLError, OSError):
-                fast = False
-            fast_in_a_row = fast_in_a_row + 1 if fast else 0
-            if not fast:
-                time.sleep(0.02)
-        return time.monotonic() - started
+            return time.monotonic() - started
+        raise DrainTimeout(f"the server did not drain in {timeout:.0f}s")
+
+    def _ping_fast(self, fast_ms: float) -> bool:
+        try:
+            return self.ping_ms() <= fast_ms
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds used by ``root`` and its descendants (process-pool workers, say)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited while we looked
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = text[text.rindex(")") + 2 :].split()
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu.get(pid, 0.0) for pid in tree)
+
+
+def tree_cpu_share(pid: int, interval_s: float) -> float:
+    """The share of a core ``pid`` and its children used over ``interval_s`` (0: no /proc)."""
+    if not Path(f"/proc/{pid}/stat").exists():
+        return 0.0
+    before = _tree_cpu_seconds(pid)
+    time.sleep(interval_s)
+    return (_tree_cpu_seconds(pid) - before) / interval_s
 
 
 def rss_bytes(pid: int) -> int | None:

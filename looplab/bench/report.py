@@ -45,7 +45,7 @@ def _row(run: dict[str, Any]) -> list[str]:
         str(run["concurrency"]),
         f"{run['throughput_rps']:,.1f}",
         f"{mb:,.1f}" if mb >= 0.1 else "",
-        _ms(run["work_ms"]["p99"]),
+        _ms(run["work_ms"]["p99"] if run["requests"] else None),
         _ms(run["probe_ms"]["p50"]),
         _ms(run["probe_ms"]["p99"]),
         _ms(run["probe_ms"]["max"]),

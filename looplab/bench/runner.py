@@ -216,7 +216,9 @@ class Bench:
 
     def wait_drained(self) -> None:
         fast_ms = max(20.0, 2 * self._state.idle_probe_p99_ms)
-        self.server.wait_drained(fast_ms=fast_ms, check_threads=self._state.monitor)
+        self.server.wait_drained(
+            fast_ms=fast_ms, check_threads=self._state.monitor, pid=self.server_pid
+        )
 
     def warm_up(self, entry: Entry, url: str) -> None:
         if entry.id not in self._state.warmed:
