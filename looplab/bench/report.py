@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.table import Table
 
-__all__ = ["families", "results_table", "write_charts", "write_report"]
+__all__ = ["families", "results_markdown", "results_table", "write_charts", "write_report"]
 
 _VERDICT_COLOURS = {"blocks": "#d62728", "degrades": "#ff7f0e", "responsive": "#2ca02c"}
 _RICH_VERDICT = {"blocks": "bold red", "degrades": "yellow", "responsive": "green"}
@@ -55,6 +55,7 @@ def _row(run: dict[str, Any]) -> list[str]:
     ]
 
 
+_LEFT = ("approach", "top blocker", "verdict", "expect")
 _HEADERS = [
     "approach",
     "conc",
@@ -83,7 +84,7 @@ def results_table(results: dict[str, Any]) -> Table:
     )
     table.add_column("family", style="bold")
     for header in _HEADERS:
-        numeric = header not in ("approach", "top blocker", "verdict", "expect")
+        numeric = header not in _LEFT
         table.add_column(header, justify="right" if numeric else "left")
     for family in families(results["runs"]):
         for i, run in enumerate(r for r in results["runs"] if r["family"] == family):
@@ -94,6 +95,29 @@ def results_table(results: dict[str, Any]) -> Table:
             table.add_row(family if i == 0 else "", *_row(run), verdict, agrees)
         table.add_section()
     return table
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The same table in Markdown (``summary.md``), for a README or an issue."""
+    lines = [
+        "| family | " + " | ".join(_HEADERS) + " |",
+        "|---|" + "|".join("---" if h in _LEFT else "---:" for h in _HEADERS) + "|",
+    ]
+    for family in families(results["runs"]):
+        for i, run in enumerate(r for r in results["runs"] if r["family"] == family):
+            cells = [*_row(run), run["verdict"], ("✓ " if run["agrees"] else "✗ ") + run["expect"]]
+            cells = [c.replace("|", "\\|") for c in cells]
+            lines.append(f"| {family if i == 0 else ''} | " + " | ".join(cells) + " |")
+    idle = results["idle"]["probe_ms"]
+    lines.append("")
+    lines.append(
+        f"Times in ms. Idle floor: /ping p50 {_ms(idle['p50'])}, p99 {_ms(idle['p99'])}, "
+        f"max {_ms(idle['max'])}; loop {results['meta']['loop']}, "
+        f"{results['meta']['workers']} worker(s), {results['meta']['cpu_count']} CPUs."
+    )
+    for target in results.get("targets") or []:
+        lines.append(f"- `{target['line']}`")
+    return "\n".join(lines) + "\n"
 
 
 # -- charts ------------------------------------------------------------------
@@ -115,7 +139,9 @@ def _probe_chart(results: dict[str, Any], path: Path) -> None:
     idle_p99 = results["idle"]["probe_ms"]["p99"]
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(5.2 * columns, 3.6 * rows), squeeze=False, sharey=True
+    )
     for ax, family in zip(axes.flat, names, strict=False):
         mine = [r for r in runs if r["family"] == family]
         approaches = list(dict.fromkeys(r["approach"] for r in mine))
@@ -146,12 +172,18 @@ def _probe_chart(results: dict[str, Any], path: Path) -> None:
         ax.set_title(family)
         ax.set_xticks(range(len(approaches)), approaches, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel("probe p99 (ms)")
+    # One scale for every family, from under the idle floor to over the worst stall,
+    # so a bar's height means the same thing in every panel.
+    worst = max(r["probe_ms"]["p99"] for r in runs)
+    axes.flat[0].set_ylim(min(0.5, idle_p99 / 2), max(worst, idle_p99) * 2)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _VERDICT_COLOURS.values()]
-    fig.legend(handles, list(_VERDICT_COLOURS), loc="upper right", fontsize=8)
+    handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black", hatch="//"))
+    labels = [*_VERDICT_COLOURS, "verdict ≠ expect"]
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     fig.suptitle("/ping p99 while each approach is under load (log scale; dashed: idle floor)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -206,12 +238,7 @@ code { background: #f3f3f3; padding: 1px 4px; }
 
 
 def _html_table(results: dict[str, Any]) -> str:
-    head = "".join(
-        f"<th class='l'>{h}</th>"
-        if h in ("approach", "top blocker", "verdict", "expect")
-        else f"<th>{h}</th>"
-        for h in _HEADERS
-    )
+    head = "".join(f"<th class='l'>{h}</th>" if h in _LEFT else f"<th>{h}</th>" for h in _HEADERS)
     rows = []
     for family in families(results["runs"]):
         rows.append(
@@ -249,7 +276,7 @@ def _targets_html(results: dict[str, Any]) -> str:
 
 
 def write_report(results: dict[str, Any], out_dir: Path) -> Path:
-    """Write the charts and ``report.html`` (charts embedded) into ``out_dir``."""
+    """Write the charts, ``report.html`` (charts embedded) and ``summary.md`` into ``out_dir``."""
     charts = write_charts(results, out_dir)
     meta, idle = results["meta"], results["idle"]
     images = "".join(
@@ -279,4 +306,5 @@ All times in ms.</p>
 """
     path = out_dir / "report.html"
     path.write_text(page)
+    (out_dir / "summary.md").write_text(results_markdown(results))
     return path

@@ -337,7 +337,14 @@ def _lag_of(run: dict[str, Any]) -> Lag:
 
 
 def _judge(runs: Sequence[dict[str, Any]]) -> None:
-    """Set each run's verdict: the entries of one family at one concurrency judged together."""
+    """Set each run's verdict: the entries of one family at one concurrency judged together.
+
+    An entry whose ``load_cost_ms`` is 0 (the cheap seed endpoints) injects no
+    cost a stall could be measured against, so it cannot "block" by the rule's
+    definition; what its verdict answers is whether the loop stayed usable for
+    everyone else while it was hammered: ``responsive`` when the lag p99 stayed
+    within the rule's absolute 60 ms ceiling, ``degrades`` when it did not.
+    """
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault((run["family"], run["concurrency"]), []).append(run)
