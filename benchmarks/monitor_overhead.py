@@ -1,13 +1,20 @@
 """What the loop monitor costs: ``/ping`` throughput of uvicorn with the monitor on and off.
 
-    uv run python benchmarks/monitor_overhead.py --rounds 5 --seconds 5
+    uv run python benchmarks/monitor_overhead.py --rounds 15 --seconds 2
 
-Each round starts a fresh uvicorn (``app.main:app``) in its own process, once with
-``LOOPLAB_MONITOR=1`` and once with ``LOOPLAB_MONITOR=0`` (which of the two goes
-first alternates), warms it up, then saturates ``/ping`` from keep-alive raw
-sockets (looplab's own asyncio load generator: ``httpx.AsyncClient`` tops out near
-200 requests/s and would hide the difference). It prints requests/s per run and
-the median of the per-round ratios on/off; the target is >= 0.97.
+Two uvicorn servers (``app.main:app``) run side by side in their own processes,
+one with ``LOOPLAB_MONITOR=1`` and one with ``LOOPLAB_MONITOR=0``. Each round
+saturates ``/ping`` of one, then of the other (which goes first alternates), from
+keep-alive raw sockets: looplab's own asyncio load generator, since
+``httpx.AsyncClient`` tops out near 200 requests/s and would hide the difference.
+Short alternating runs, many rounds and the median of the per-round ratios keep a
+drift in machine load (other processes) from favouring either side. It prints
+requests/s per run and the median ratio on/off; the target is >= 0.97.
+
+On a machine shared with other work, throughput swings by tens of percent from
+run to run whatever the monitor does, so it also reports the server's CPU time
+per request (Linux ``/proc/<pid>/stat``), summed over all rounds: the ratio
+off/on of that cost is the throughput ratio an uncontended core would show.
 ``--json PATH`` also writes the figures to a file.
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 from dataclasses import asdict, dataclass
@@ -28,32 +36,74 @@ TARGET_RATIO = 0.97
 
 
 @dataclass
+class Run:
+    rps: float
+    requests: int
+    cpu_s: float
+
+
+@dataclass
 class Round:
-    on_rps: float
-    off_rps: float
+    on: Run
+    off: Run
 
     @property
     def ratio(self) -> float:
-        return self.on_rps / self.off_rps
+        return self.on.rps / self.off.rps
 
 
-def measure(monitor: bool, args: argparse.Namespace) -> float:
-    """Requests/s of ``/ping`` on a fresh server with the monitor on or off."""
-    env = {"LOOPLAB_MONITOR": "1" if monitor else "0"}
-    with ServerProcess(args.app, loop=args.loop, env=env, ready_path="/ping") as server:
-        url = server.url + "/ping"
-        asyncio.run(load(url, concurrency=args.connections, duration_s=args.warmup))
-        result = asyncio.run(load(url, concurrency=args.connections, duration_s=args.seconds))
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5), 12 and 13 after "(comm) ".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: ServerProcess, args: argparse.Namespace) -> Run:
+    """Saturate ``/ping`` of ``server`` for ``args.seconds``."""
+    url = server.url + "/ping"
+    cpu_before = cpu_seconds(server.pid)
+    result = asyncio.run(load(url, concurrency=args.connections, duration_s=args.seconds))
+    cpu = cpu_seconds(server.pid) - cpu_before
     if result.errors:
         raise RuntimeError(f"{result.errors} failed requests to {url}")
-    return result.throughput_rps
+    return Run(rps=result.throughput_rps, requests=result.requests, cpu_s=cpu)
+
+
+def server(monitor: bool, args: argparse.Namespace) -> ServerProcess:
+    env = {"LOOPLAB_MONITOR": "1" if monitor else "0"}
+    return ServerProcess(args.app, loop=args.loop, env=env, ready_path="/ping")
+
+
+def run_rounds(args: argparse.Namespace) -> list[Round]:
+    rounds = []
+    with server(True, args) as on_server, server(False, args) as off_server:
+        servers = {True: on_server, False: off_server}
+        for running in servers.values():
+            url = running.url + "/ping"
+            asyncio.run(load(url, concurrency=args.connections, duration_s=args.warmup))
+        for index in range(args.rounds):
+            # Alternate which goes first, so a drift in machine load favours neither.
+            order = (True, False) if index % 2 == 0 else (False, True)
+            runs = {monitor: measure(servers[monitor], args) for monitor in order}
+            rounds.append(Round(on=runs[True], off=runs[False]))
+            print(
+                f"round {index + 1:2d}: on {runs[True].rps:8.0f} req/s  "
+                f"off {runs[False].rps:8.0f} req/s  ratio {rounds[-1].ratio:.3f}",
+                flush=True,
+            )
+    return rounds
+
+
+def cpu_per_request_us(runs: list[Run]) -> float:
+    return sum(run.cpu_s for run in runs) / sum(run.requests for run in runs) * 1e6
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="on/off pairs (at least 5)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--rounds", type=int, default=15, help="on/off pairs (at least 5)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, ...)")
     parser.add_argument("--app", default="app.main:app", help="ASGI app import string")
@@ -62,19 +112,16 @@ def main() -> int:
     if args.rounds < 5:
         parser.error("--rounds must be at least 5: one pair says little on a busy machine")
 
-    rounds = []
-    for index in range(args.rounds):
-        # Alternate which goes first, so a drift in machine load favours neither.
-        first_on = index % 2 == 0
-        first = measure(first_on, args)
-        second = measure(not first_on, args)
-        on, off = (first, second) if first_on else (second, first)
-        rounds.append(Round(on_rps=on, off_rps=off))
-        print(f"round {index + 1}: on {on:8.0f} req/s  off {off:8.0f} req/s  ratio {on / off:.3f}")
-
+    rounds = run_rounds(args)
     median = statistics.median(r.ratio for r in rounds)
     verdict = "meets" if median >= TARGET_RATIO else "misses"
     print(f"median ratio on/off over {len(rounds)} rounds: {median:.3f} ({verdict} {TARGET_RATIO})")
+    cost_on = cpu_per_request_us([r.on for r in rounds])
+    cost_off = cpu_per_request_us([r.off for r in rounds])
+    print(
+        f"server CPU per request: on {cost_on:.1f} us, off {cost_off:.1f} us; "
+        f"CPU-bound ratio on/off {cost_off / cost_on:.3f}"
+    )
     if args.json is not None:
         document = {
             "command": " ".join(sys.argv),
@@ -84,6 +131,8 @@ def main() -> int:
             "rounds": [{**asdict(r), "ratio": round(r.ratio, 4)} for r in rounds],
             "median_ratio": round(median, 4),
             "target_ratio": TARGET_RATIO,
+            "cpu_per_request_us": {"on": round(cost_on, 2), "off": round(cost_off, 2)},
+            "cpu_ratio": round(cost_off / cost_on, 4),
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
