@@ -63,7 +63,7 @@ def _stream_entries(bench: Bench) -> list[Entry]:
 def target_steps(bench: Bench) -> int:
     """How many extra runs the targets will make (for the progress bar)."""
     hop = len(_hop_entries(bench))
-    stream = len(_stream_entries(bench))
+    stream = 0 if bench.settings.url else len(_stream_entries(bench))
     return ROUNDS * (hop if hop > 1 else 0) + ROUNDS * (stream + 1 if stream else 0)
 
 
@@ -207,12 +207,16 @@ class Targets:
         return TargetResult(name, ", ".join(parts) + " of inline", target, None, detail)
 
     def streaming(self) -> list[TargetResult]:
-        target = "best stream.* ≥ 3x stream.fileresponse and ≥ 0.8x sendfile, 256 MiB"
+        target = "best non-blocking stream.* ≥ 3x fileresponse and ≥ 0.8x sendfile, 256 MiB"
         entries = _stream_entries(self.bench)
-        if not entries or not _SENDFILE_SERVER.exists():
-            why = (
-                "needs the stream family" if not entries else "needs benchmarks/sendfile_server.py"
-            )
+        why = None
+        if not entries:
+            why = "needs the stream family"
+        elif not _SENDFILE_SERVER.exists():
+            why = "needs benchmarks/sendfile_server.py (a clone of the repository)"
+        elif self.bench.settings.url:
+            why = "needs a server the bench starts (it creates the 256 MiB sample for it)"
+        if why:
             return [TargetResult("streaming", "not measured", target, None, why)]
         bench = self.bench
         duration = max(2.0, min(bench.settings.duration_s, 3.0))
@@ -244,7 +248,11 @@ class Targets:
             figures = self._rounds([*entries, limit_entry], measure)
         limit = figures.pop("sendfile")
         medians = {i: statistics.median(v) for i, v in figures.items()}
-        best = max(medians, key=lambda i: medians[i])
+        # The best approach that keeps the loop free: an inline read of a cached file
+        # is fast too, but it is the anti-pattern, not an answer (its figure stays in
+        # the detail line).
+        fair = {e.id for e in entries if e.expect != "blocks"} or set(medians)
+        best = max(fair, key=lambda i: medians[i])
         found = []
         base = figures.get("stream.fileresponse")
         if base is not None:
