@@ -109,7 +109,6 @@ class Bench:
         self._process: ServerProcess | None = None
         self._load: ClientProcess | None = None
         self._probe: ClientProcess | None = None
-        self.total_steps = 0
 
     # -- set-up -------------------------------------------------------------
     @contextlib.contextmanager
