@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio.to_thread
@@ -85,20 +86,15 @@ def test_uvloop_reports_no_utilization_but_measures_lag() -> None:
     assert len(utilization) == 1 and math.isnan(utilization[0])
 
 
-@pytest.fixture
-def serve_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``looplab serve --workers 2``, given a multiprocess directory to prepare and clean."""
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    (metrics_dir / "stale_from_last_run.db").write_bytes(b"junk")
-    log_path = tmp_path / "serve.log"
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+@contextmanager
+def serving(log_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``looplab serve --port 0 ARGS`` in a subprocess; yields its URL."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "looplab.cli", "serve", "--port", "0", "--workers", "2"],
+            [sys.executable, "-m", "looplab.cli", "serve", "--port", "0", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**os.environ, **(env or {})},
         )
     try:
         deadline = time.monotonic() + 60
@@ -106,10 +102,43 @@ def serve_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             assert proc.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
-        yield match.group(1), metrics_dir
+        yield match.group(1)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+
+
+def get_when_up(url: str) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(url, timeout=30)
+        except httpx.TransportError:
+            # With workers, the parent binds the port before a worker answers.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.server
+def test_serve_asyncio_loop_reports_utilization(tmp_path: Path) -> None:
+    with serving(tmp_path / "serve.log", "--loop", "asyncio") as url:
+        get_when_up(url + "/ping")
+        time.sleep(0.2)
+        loop = get_when_up(url + "/monitor").json()["loop"]
+    assert loop["backend"] == "asyncio"
+    assert 0.0 <= loop["utilization"] <= 1.0
+
+
+@pytest.fixture
+def serve_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``looplab serve --workers 2``, given a multiprocess directory to prepare and clean."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "stale_from_last_run.db").write_bytes(b"junk")
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with serving(tmp_path / "serve.log", "--workers", "2", env=env) as url:
+        yield url, metrics_dir
     # serve removes the directory once its workers are gone.
     assert not metrics_dir.exists()
 
@@ -140,13 +169,9 @@ def per_worker_counts(metrics_dir: Path) -> dict[str, float]:
 
 def live_workers(metrics_dir: Path, url: str) -> set[str]:
     """Wait until two workers tick (a worker slow to start may be replaced by uvicorn)."""
+    get_when_up(url + "/ping")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/ping", timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.2)
-            continue  # the parent binds the port before its workers answer
         first = per_worker_counts(metrics_dir)
         time.sleep(0.3)
         second = per_worker_counts(metrics_dir)
