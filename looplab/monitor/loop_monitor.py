@@ -22,7 +22,7 @@ from anyio import CapacityLimiter
 
 from looplab.monitor.frames import is_user_file, route_paths
 from looplab.monitor.prometheus import PrometheusExporter
-from looplab.monitor.stalls import Stall, build_stall
+from looplab.monitor.stalls import build_stall
 from looplab.monitor.threadpool import ThreadPoolReading, read_limiter
 from looplab.monitor.utilization import idle_mark, utilization_between
 from looplab.monitor.watchdog import Watchdog
@@ -209,9 +209,6 @@ class LoopMonitor:
             return ThreadPoolReading(total_tokens=0, borrowed=0, waiting=0)
         return read_limiter(self._limiter)
 
-    def stalls(self, window: Window) -> list[Stall]:
-        return list(window.recent)
-
     def snapshot(self, window: Window, name: str | None = None) -> dict[str, Any]:
         """The JSON document served at ``/monitor`` for ``window``."""
         pool = self.threadpool()
@@ -219,6 +216,7 @@ class LoopMonitor:
         return {
             "window": name,
             "since": window.since.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "windows": {"named": len(self._named), "streams": len(self._anonymous)},
             "loop": {
                 "backend": self.backend,
                 "running": self.running,
@@ -237,6 +235,7 @@ class LoopMonitor:
             "stalls": {
                 "threshold_ms": self.stall_threshold_s * 1e3,
                 "count": window.stall_count,
+                "total_ms": round(window.stall_total_ms, 3),
                 "recent": [stall.as_dict() for stall in window.recent],
                 "top": window.top(),
             },

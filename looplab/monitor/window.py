@@ -42,6 +42,7 @@ class Window:
         self.samples = 0
         self.max_us = 0
         self.stall_count = 0
+        self.stall_total_ms = 0.0
         self.recent: deque[Stall] = deque(maxlen=_RECENT_STALLS)
         self._top: dict[Frame, list[float]] = {}
         self.peak_borrowed = 0
@@ -56,6 +57,7 @@ class Window:
 
     def add_stall(self, stall: Stall) -> None:
         self.stall_count += 1
+        self.stall_total_ms += stall.duration_ms
         self.recent.append(stall)
         if stall.blame is not None:
             entry = self._top.setdefault(stall.blame, [0, 0.0])

@@ -20,7 +20,7 @@ MONITOR_KEYS = {"loop", "threadpool", "stalls", "since"}
 LOOP_KEYS = {"backend", "interval_ms", "samples", "lag_ms", "utilization"}
 LAG_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 THREADPOOL_KEYS = {"total_tokens", "borrowed", "waiting", "peak_borrowed"}
-STALLS_KEYS = {"threshold_ms", "count", "recent", "top"}
+STALLS_KEYS = {"threshold_ms", "count", "total_ms", "recent", "top"}
 STALL_KEYS = {"started_at", "duration_ms", "route", "blame", "reason", "stack"}
 TOP_KEYS = {"file", "line", "function", "count", "total_ms"}
 
@@ -76,6 +76,7 @@ def test_monitor_document_shape_and_blame(server: ServerProcess) -> None:
     assert TOP_KEYS == top.keys()
     assert (top["line"], top["count"]) == (SLEEP_LINE, 1)
     assert top["total_ms"] == stall["duration_ms"]
+    assert document["stalls"]["total_ms"] >= stall["duration_ms"]
     assert document["loop"]["lag_ms"]["max"] >= 180
 
 
@@ -159,6 +160,12 @@ def test_sse_stream_sends_the_connection_window(server: ServerProcess) -> None:
     assert all(MONITOR_KEYS <= d.keys() for d in documents)
     assert any(s["route"] == "/slow" for s in documents[-1]["stalls"]["recent"])
     assert documents[-1]["since"] == documents[0]["since"]
+    assert documents[-1]["windows"]["streams"] >= 1
+    # The connection's window goes with the connection.
+    deadline = time.monotonic() + 10
+    while read(server, "default")["windows"]["streams"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read(server, "default")["windows"]["streams"] == 0
 
 
 @pytest.mark.parametrize(
