@@ -331,7 +331,8 @@ _LAB: tuple[Entry, ...] = (
         "Asyncer has no helper for async generators, so the `def` generator pulls one "
         "token at a time with `syncify`, each pull running on the app's loop. Iterated by "
         "`iterate_in_threadpool_closing`, it is closed on disconnect, which closes the "
-        "producer too.",
+        "producer too. (With `source=thread`, a disconnect mid-pull currently trips an "
+        "AnyIO bug, agronholm/anyio#1257: the pull never returns and the loop spins.)",
         _PRODUCE_PARAMS,
         _PRODUCE_LOAD,
         300,
