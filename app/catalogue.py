@@ -32,6 +32,7 @@ __all__ = [
     "NumberParam",
     "RouteDocs",
     "about",
+    "approaches_table",
     "entry",
 ]
 
@@ -478,3 +479,15 @@ def about(entry_id: str) -> RouteDocs:
     """The route decorator's ``summary`` and ``description``, taken from the catalogue."""
     found = entry(entry_id)
     return RouteDocs(summary=found.summary, description=found.lesson)
+
+
+def approaches_table() -> str:
+    """The README's table of the lab's approaches (the seed endpoints left out), in Markdown."""
+    rows = [
+        "| entry | expect | what it does |",
+        "|---|---|---|",
+    ]
+    for found in _LAB:
+        mark = " 🚨" if found.antipattern else ""
+        rows.append(f"| `{found.id}` | {found.expect}{mark} | {found.summary} |")
+    return "\n".join(rows) + "\n"
