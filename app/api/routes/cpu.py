@@ -16,6 +16,8 @@ from app.api.params import CpuMs
 from app.catalogue import CPU_MS, about
 from app.work import CpuResult, burn_cpu
 
+__all__ = ["CpuResponse", "router"]
+
 router = APIRouter(prefix="/lab/cpu", tags=["cpu"])
 
 

@@ -20,6 +20,8 @@ from app.core.config import Settings, get_settings
 from app.work import open_counts
 from looplab.samples import ensure_default_samples
 
+__all__ = ["FileInfo", "OpenCounts", "lifespan", "router"]
+
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ from app.api.params import ItemDelayMs, Items, Source
 from app.catalogue import ITEM_DELAY_MS, ITEMS, about
 from app.work import collect_tokens
 
+__all__ = ["ProduceResponse", "router"]
+
 router = APIRouter(prefix="/lab/produce", tags=["produce"])
 
 

@@ -15,6 +15,8 @@ from app.catalogue import ITEM_DELAY_MS, ITEMS, about
 from app.work import Done, next_item, produce_tokens
 from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 
+__all__ = ["TextStreamResponse", "router"]
+
 router = APIRouter(prefix="/lab/produce-stream", tags=["produce-stream"])
 
 

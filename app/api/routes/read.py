@@ -18,6 +18,8 @@ from app.api.params import Cold, DelayMs, SampleFile
 from app.catalogue import COLD, DELAY_MS, about
 from app.work import ReadResult, digest, open_sample, read_sample
 
+__all__ = ["ReadResponse", "router"]
+
 router = APIRouter(prefix="/lab/read", tags=["read"])
 
 

@@ -19,6 +19,8 @@ from app.catalogue import CHUNK_SIZE, COLD, DELAY_MS, about
 from app.work import open_sample, read_chunks
 from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 
+__all__ = ["OctetStreamResponse", "router"]
+
 router = APIRouter(prefix="/lab/stream", tags=["stream"])
 
 
