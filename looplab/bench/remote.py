@@ -57,10 +57,12 @@ class MonitorFigures:
         stalls = snap["stalls"]
         recent = [float(s["duration_ms"]) for s in stalls.get("recent", [])]
         count = int(stalls["count"])
-        total = float(stalls.get("total_ms", 0.0)) or sum(recent)
-        if count > len(recent):
-            # The window keeps only its latest stalls; the blamed ones are all in `top`.
-            total = max(total, sum(float(t["total_ms"]) for t in stalls.get("top", [])))
+        if "total_ms" in stalls:
+            total = float(stalls["total_ms"])
+        else:
+            # An older monitor: it keeps only its latest stalls, and `top` only blamed ones.
+            top_total = sum(float(t["total_ms"]) for t in stalls.get("top", []))
+            total = max(sum(recent), top_total)
         top = stalls.get("top") or []
         blocker = {k: top[0][k] for k in ("file", "line", "function")} if top else None
         return cls(
