@@ -109,7 +109,10 @@ class LoopMonitor:
             return
         self._handle.cancel()
         self._handle = None
-        self._record(time.perf_counter())
+        now = time.perf_counter()
+        if now > self._due:
+            # The loop is late for a tick that will not come: that lateness counts too.
+            self._record(now)
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
