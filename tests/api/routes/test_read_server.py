@@ -54,8 +54,15 @@ async def test_read_entry_over_http(server: ServerProcess, entry: Entry) -> None
             # The message names the line that blocked.
             assert "app/work.py" in str(failure.value)
         else:
-            async with _judge(server.url, entry) as lag:
-                await _run_batch(client, entry)
+            # Noise only adds lag: a responsive entry may try three times.
+            for attempt in range(3):
+                try:
+                    async with _judge(server.url, entry) as lag:
+                        await _run_batch(client, entry)
+                    break
+                except AssertionError:
+                    if attempt == 2:
+                        raise
     measured = Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
     print(f"\nlooplab-timing-e2e {entry.id}: max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms")
     assert verdict(measured, entry.load_cost_ms) == entry.expect

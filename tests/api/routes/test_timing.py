@@ -6,9 +6,11 @@ bare ASGI call whose ``send`` only counts bytes, so no client-side work (httpx
 buffering a 64 MiB body, say) runs on the loop and muddies the figures. Each
 entry is warmed up once (imports, thread and process pools), then 4 concurrent
 requests with its ``load`` run while the lag is measured, and the one verdict
-rule of ``looplab.verdict`` must agree with the entry's ``expect``.
+rule of ``looplab.verdict`` must agree with the entry's ``expect``. An entry
+expected to be responsive may try three times (noise only adds lag).
 """
 
+import gc
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from .conftest import app_on
 pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 CONCURRENCY = 4
+RESPONSIVE_TRIES = 3
 
 # Measured once per session: the degrades rule compares an entry with its family.
 _measured: dict[str, Lag] = {}
@@ -79,15 +82,36 @@ async def _run_batch(app: ASGIApp, entry: Entry) -> None:
             group.start_soon(_call, app, entry)
 
 
+async def _measure_once(app: ASGIApp, entry: Entry) -> Lag:
+    # The test process's own garbage is not the subject: collect it beforehand and
+    # freeze the survivors, so a full collection cannot pause the measured loop.
+    gc.collect()
+    gc.freeze()
+    try:
+        async with measure_lag(app=app) as lag:
+            await _run_batch(app, entry)
+    finally:
+        gc.unfreeze()
+    return Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
+
+
 async def _measure(app: ASGIApp, entry: Entry) -> Lag:
     if entry.id not in _measured:
         await _run_batch(app, entry)  # warm-up
-        async with measure_lag(app=app) as lag:
-            await _run_batch(app, entry)
-        _measured[entry.id] = Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
+        # Noise (another process taking the CPU) only ever adds lag: it can make a
+        # responsive entry look slow, never a blocking one look fast. So an entry
+        # expected responsive gets up to three tries; a blocking one gets one.
+        tries = RESPONSIVE_TRIES if entry.expect == "responsive" else 1
+        attempt = 0
+        while True:
+            attempt += 1
+            lag = await _measure_once(app, entry)
+            if verdict(lag, entry.load_cost_ms) == entry.expect or attempt == tries:
+                break
+        _measured[entry.id] = lag
         print(
             f"\nlooplab-timing {entry.id}: expect {entry.expect}, cost {entry.load_cost_ms:g} ms,"
-            f" max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms"
+            f" max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms (try {attempt})"
         )
     return _measured[entry.id]
 
