@@ -357,9 +357,10 @@ _LAB: tuple[Entry, ...] = (
         "degrades",
         "asyncify moves the CPU work to a thread, but the GIL still starves the loop.",
         "A worker thread running Python holds the GIL; the loop thread gets it back only "
-        "every switch interval (5 ms), so one request at a time looks fine, but a few "
-        "concurrent ones stall the loop for about a request's cost. Threads suit waiting, "
-        "not computing.",
+        "at a switch point: after 5 ms of bytecode, or when a built-in call (a sort, JSON "
+        "encoding, a regex) returns. One request at a time looks fine; a few concurrent "
+        "ones stall the loop for a good share of a request's cost, and more make it worse. "
+        "Threads suit waiting, not computing.",
         _CPU_PARAMS,
         _CPU_LOAD,
         300,
