@@ -15,6 +15,8 @@ On a machine shared with other work, throughput swings by tens of percent from
 run to run whatever the monitor does, so it also reports the server's CPU time
 per request (Linux ``/proc/<pid>/stat``), summed over all rounds: the ratio
 off/on of that cost is the throughput ratio an uncontended core would show.
+Last, it measures the monitor's own CPU directly, in this process: the ticker's
+cost per tick, and the watchdog thread's CPU time beside a saturated loop.
 ``--json PATH`` also writes the figures to a file.
 """
 
@@ -26,10 +28,12 @@ import json
 import os
 import statistics
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from looplab.bench.load import load
+from looplab.monitor import LoopMonitor
 from looplab.server import ServerProcess
 
 TARGET_RATIO = 0.97
@@ -54,7 +58,11 @@ class Round:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     # utime and stime are fields 14 and 15 of stat(5), 12 and 13 after "(comm) ".
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -95,6 +103,31 @@ def run_rounds(args: argparse.Namespace) -> list[Round]:
     return rounds
 
 
+def thread_cpu_seconds(native_id: int) -> float:
+    """User + system CPU time of one thread of this process so far (Linux)."""
+    return cpu_seconds_of(Path(f"/proc/self/task/{native_id}/stat"))
+
+
+async def own_cost(seconds: float = 5.0) -> tuple[float, float]:
+    """(ticker microseconds per tick, watchdog share of a core) beside a saturated loop."""
+    monitor = LoopMonitor(prometheus=True)
+    monitor.window("bench")  # a consumer's window besides the default one
+    monitor.start()
+    watchdog = monitor.watchdog_thread_id()
+    started, cpu_before = time.perf_counter(), thread_cpu_seconds(watchdog)
+    # A loop that never idles, like a saturated server's.
+    while time.perf_counter() - started < seconds:  # noqa: ASYNC110 (busy on purpose)
+        await asyncio.sleep(0)
+    watchdog_share = (thread_cpu_seconds(watchdog) - cpu_before) / (time.perf_counter() - started)
+    ticks = 20_000
+    tick_started = time.perf_counter()
+    for _ in range(ticks):
+        monitor.record_tick()
+    per_tick_us = (time.perf_counter() - tick_started) / ticks * 1e6
+    monitor.stop()
+    return per_tick_us, watchdog_share
+
+
 def cpu_per_request_us(runs: list[Run]) -> float:
     return sum(run.cpu_s for run in runs) / sum(run.requests for run in runs) * 1e6
 
@@ -122,6 +155,14 @@ def main() -> int:
         f"server CPU per request: on {cost_on:.1f} us, off {cost_off:.1f} us; "
         f"CPU-bound ratio on/off {cost_off / cost_on:.3f}"
     )
+    per_tick_us, watchdog_share = asyncio.run(own_cost())
+    ticks_per_s = 1 / LoopMonitor().interval_s
+    ticker_share = per_tick_us * ticks_per_s / 1e6
+    print(
+        f"monitor's own CPU: ticker {per_tick_us:.1f} us/tick x {ticks_per_s:.0f}/s = "
+        f"{ticker_share:.2%} of a core, watchdog thread {watchdog_share:.2%} of a core "
+        f"(to one clock tick, {1 / os.sysconf('SC_CLK_TCK') * 1e3:.0f} ms, in 5 s)"
+    )
     if args.json is not None:
         document = {
             "command": " ".join(sys.argv),
@@ -133,6 +174,11 @@ def main() -> int:
             "target_ratio": TARGET_RATIO,
             "cpu_per_request_us": {"on": round(cost_on, 2), "off": round(cost_off, 2)},
             "cpu_ratio": round(cost_off / cost_on, 4),
+            "own_cpu": {
+                "ticker_us_per_tick": round(per_tick_us, 2),
+                "ticker_share": round(ticker_share, 5),
+                "watchdog_share": round(watchdog_share, 5),
+            },
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0

@@ -127,6 +127,16 @@ class LoopMonitor:
             self._next_gauges = now + _GAUGE_PERIOD_S
             self._update_gauges()
 
+    def record_tick(self) -> None:
+        """Record a tick now, as the ticker does (for measuring the monitor's own cost)."""
+        self._record(time.perf_counter())
+
+    def watchdog_thread_id(self) -> int:
+        """The native id of the watchdog thread (for measuring its CPU time)."""
+        if self._watchdog is None:
+            raise RuntimeError("the monitor is not running")
+        return self._watchdog.native_id
+
     def _record(self, now: float) -> float:
         lag = max(0.0, now - self._due)
         lag_us = round(lag * 1e6)

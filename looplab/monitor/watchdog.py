@@ -45,6 +45,13 @@ class Watchdog:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    @property
+    def native_id(self) -> int:
+        native_id = self._thread.native_id
+        if native_id is None:
+            raise RuntimeError("the watchdog thread has not started")
+        return native_id
+
     def beat(self, next_due: float) -> None:
         """Called by the loop thread on every tick: the loop is alive until ``next_due``."""
         self._beat = (self._beat[0] + 1, next_due)
