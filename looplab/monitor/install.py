@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from looplab.monitor.frames import is_user_file
 from looplab.monitor.loop_monitor import LoopMonitor
@@ -34,7 +36,7 @@ def _tokens_from(env: Mapping[str, str]) -> int | None:
 
 
 def instrument(
-    app: FastAPI,
+    app: Starlette,
     *,
     prefix: str = "",
     enabled: bool | None = None,
@@ -46,6 +48,9 @@ def instrument(
 ) -> LoopMonitor | None:
     """Mount the monitor's routes under ``prefix`` and run it in ``app``'s lifespan.
 
+    ``app`` is a FastAPI app, or any Starlette app (the routes then live in a small
+    FastAPI app mounted at ``prefix``; call this after adding your own routes).
+
     ``enabled`` and ``thread_tokens`` default to ``LOOPLAB_MONITOR`` (``0`` turns the
     monitor off: only ``/ping`` is mounted) and ``LOOPLAB_THREAD_TOKENS`` (the size of
     AnyIO's default thread limiter, applied at startup even with the monitor off).
@@ -56,7 +61,7 @@ def instrument(
     tokens = _tokens_from(env) if thread_tokens is None else thread_tokens
     if tokens is not None and tokens < 1:
         raise ValueError(f"thread_tokens must be at least 1, not {tokens}")
-    app.include_router(ping_router(prefix))
+    routers = [ping_router()]
     monitor = None
     if enabled:
         monitor = LoopMonitor(
@@ -66,9 +71,23 @@ def instrument(
             is_user_frame=is_user_frame,
             prometheus=True,
         )
-        app.include_router(monitor_router(monitor, prefix))
+        routers.append(monitor_router(monitor))
+    _mount(app, prefix, routers)
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context, monitor, tokens)
     return monitor
+
+
+def _mount(app: Starlette, prefix: str, routers: list[APIRouter]) -> None:
+    if isinstance(app, FastAPI):
+        for router in routers:
+            app.include_router(router, prefix=prefix)
+        return
+    # A plain Starlette app cannot hold FastAPI routes (query validation, SSE), but it
+    # can mount a FastAPI app that does, without docs of its own.
+    sub_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    for router in routers:
+        sub_app.include_router(router)
+    app.router.routes.append(Mount(prefix, app=sub_app))
 
 
 def _wrap_lifespan(

@@ -24,9 +24,9 @@ WindowName = Annotated[
 ]
 
 
-def ping_router(prefix: str = "") -> APIRouter:
+def ping_router() -> APIRouter:
     """``GET /ping``: mounted even with the monitor off, so overhead can be compared."""
-    router = APIRouter(prefix=prefix, tags=["monitor"])
+    router = APIRouter(tags=["monitor"])
 
     @router.get("/ping")
     async def ping() -> Response:
@@ -37,9 +37,9 @@ def ping_router(prefix: str = "") -> APIRouter:
     return router
 
 
-def monitor_router(monitor: LoopMonitor, prefix: str = "") -> APIRouter:
+def monitor_router(monitor: LoopMonitor) -> APIRouter:
     """``/monitor``, ``/monitor/stream`` and ``/metrics`` reading ``monitor``."""
-    router = APIRouter(prefix=prefix, tags=["monitor"])
+    router = APIRouter(tags=["monitor"])
 
     @router.get("/monitor")
     async def read_monitor(window: WindowName = DEFAULT_WINDOW, reset: bool = False) -> Any:

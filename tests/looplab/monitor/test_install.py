@@ -11,11 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from looplab.monitor import instrument
 from looplab.monitor.frames import route_paths
@@ -49,6 +54,31 @@ async def test_prefix_and_lifespan_run_the_monitor() -> None:
     async with app.router.lifespan_context(app):
         assert monitor.running
     assert not monitor.running
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+@pytest.mark.parametrize("prefix", ["", "/_looplab"])
+async def test_a_plain_starlette_app_gets_the_monitor_too(prefix: str) -> None:
+    async def block(request: Request) -> PlainTextResponse:
+        time.sleep(0.12)  # noqa: ASYNC251 (the block under test)
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[Route("/block", block)])
+    monitor = instrument(app, prefix=prefix, env={})
+    assert monitor is not None
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        assert (await client.get(prefix + "/ping")).json() == {"ok": True}
+        assert (await client.get("/block")).text == "done"
+        await anyio.sleep(0.02)
+        document = (await client.get(prefix + "/monitor")).json()
+        assert (await client.get(prefix + "/monitor?window=no good")).status_code == 422
+    stall = next(s for s in document["stalls"]["recent"] if s["route"] == "/block")
+    assert stall["blame"]["function"] == "block"
 
 
 @pytest.mark.parametrize("tokens", ["0", "-3", "many"])

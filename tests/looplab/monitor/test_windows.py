@@ -1,0 +1,56 @@
+"""Named and private windows of one monitor."""
+
+import pytest
+
+from looplab.monitor import DEFAULT_WINDOW, LoopMonitor
+from looplab.monitor.frames import Frame
+from looplab.monitor.stalls import Stall
+
+
+def stall(ms: float) -> Stall:
+    return Stall("2026-01-01T00:00:00.000Z", ms, "/x", Frame("app.py", 3, "handler"), None)
+
+
+def test_windows_record_independently_and_reset_alone() -> None:
+    monitor = LoopMonitor()
+    first, second = monitor.window("first"), monitor.window("second")
+    private = monitor.open_window()
+    for window in (first, second, private):
+        window.record(200_000, 5_000)
+        window.add_stall(stall(200))
+    monitor.reset(first)
+    assert (first.samples, first.stall_count, first.lag_ms()["max"]) == (0, 0, 0.0)
+    assert (second.samples, second.stall_count, second.lag_ms()["max"]) == (1, 1, 200.0)
+    assert second.top() == [
+        {"file": "app.py", "line": 3, "function": "handler", "count": 1, "total_ms": 200.0}
+    ]
+    monitor.close_window(private)
+    assert monitor.snapshot(second, "second")["windows"] == {"named": 3, "streams": 0}
+
+
+def test_corrected_percentiles_fill_in_the_stall() -> None:
+    window = LoopMonitor().window()
+    for _ in range(99):
+        window.record(100, 5_000)
+    window.record(1_000_000, 5_000)  # one tick a second late: ~200 probes would have waited
+    lag = window.lag_ms()
+    assert window.samples == 100
+    assert lag["max"] == 1000.0
+    assert lag["p50"] > 100  # most moments of this second fell inside the stall
+    assert lag["p99"] > 900
+
+
+def test_named_windows_are_bounded_and_keep_default() -> None:
+    monitor = LoopMonitor()
+    default = monitor.window(DEFAULT_WINDOW)
+    for index in range(200):
+        monitor.window(f"w{index}")
+    assert monitor.window(DEFAULT_WINDOW) is default
+    assert monitor.snapshot(default)["windows"]["named"] == 64
+    assert monitor.window("w199").samples == 0
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "slash/no"])
+def test_bad_window_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid window name"):
+        LoopMonitor().window(name)
