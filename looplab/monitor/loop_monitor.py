@@ -26,14 +26,14 @@ from looplab.monitor.stalls import build_stall
 from looplab.monitor.threadpool import ThreadPoolReading, read_limiter
 from looplab.monitor.utilization import idle_mark, utilization_between
 from looplab.monitor.watchdog import Watchdog
-from looplab.monitor.window import CORRECTED_FIGURES, Window
+from looplab.monitor.window import CORRECTED_FIGURES, Window, corrected_indexes, warm_up
 
 __all__ = ["DEFAULT_WINDOW", "WINDOW_NAME", "LoopMonitor"]
 
 DEFAULT_WINDOW = "default"
 WINDOW_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # Named windows come from query strings: bound them, forgetting the least recently read.
-_MAX_NAMED_WINDOWS = 64
+_MAX_NAMED_WINDOWS = 32
 # Gauges in multiprocess mode are only seen if written: refresh them this often.
 _GAUGE_PERIOD_S = 1.0
 
@@ -63,6 +63,7 @@ class LoopMonitor:
         self._app = app
         self._is_user_frame = is_user_frame
         self.exporter = PrometheusExporter() if prometheus else None
+        warm_up()  # here, not in the first snapshot served from the loop
         self._named: OrderedDict[str, Window] = OrderedDict({DEFAULT_WINDOW: Window()})
         self._anonymous: set[Window] = set()
         self._windows: list[Window] = []
@@ -140,8 +141,9 @@ class LoopMonitor:
     def _record(self, now: float) -> float:
         lag = max(0.0, now - self._due)
         lag_us = round(lag * 1e6)
+        indexes = corrected_indexes(lag_us, self._interval_us)
         for window in self._windows:
-            window.record(lag_us, self._interval_us)
+            window.record_indexes(lag_us, indexes)
         if self.exporter is not None:
             self.exporter.observe_lag(lag, self.interval_s)
         if lag >= self.stall_threshold_s:
@@ -194,6 +196,14 @@ class LoopMonitor:
             self._refresh_windows()
         self._named.move_to_end(name)
         return window
+
+    def drop_window(self, name: str) -> bool:
+        """Forget a named window (not the default one); False if there was none."""
+        if name == DEFAULT_WINDOW:
+            raise ValueError("the default window cannot be dropped")
+        dropped = self._named.pop(name, None) is not None
+        self._refresh_windows()
+        return dropped
 
     def reset(self, window: Window) -> None:
         window.reset(self._mark())

@@ -1,5 +1,9 @@
 """The monitor's HTTP routes: ``/ping``, ``/monitor``, ``/monitor/stream`` and ``/metrics``.
 
+Every named window costs the ticker a little on every tick, so a consumer that is
+done with its window can ``DELETE /monitor?window=NAME``; at most 32 are kept
+(the least recently read goes first).
+
 These routes expose stacks and file paths of the server: mounting them is an
 explicit choice (see :func:`looplab.monitor.instrument`), under a prefix of yours.
 """
@@ -11,7 +15,7 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from looplab.monitor.loop_monitor import DEFAULT_WINDOW, WINDOW_NAME, LoopMonitor
@@ -49,6 +53,15 @@ def monitor_router(monitor: LoopMonitor) -> APIRouter:
         if reset:
             monitor.reset(chosen)
         return snapshot
+
+    @router.delete("/monitor", status_code=204)
+    async def drop_monitor_window(window: WindowName) -> Response:
+        """Forget a named window once its consumer is done with it."""
+        if window == DEFAULT_WINDOW:
+            raise HTTPException(status_code=409, detail="the default window cannot be dropped")
+        if not monitor.drop_window(window):
+            raise HTTPException(status_code=404, detail=f"no window named {window!r}")
+        return Response(status_code=204)
 
     @router.get("/monitor/stream", response_class=EventSourceResponse)
     async def stream_monitor(

@@ -88,6 +88,12 @@ async def test_assert_responsive_remote_mode() -> None:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             async with assert_responsive(max_lag_ms=100, url=server.url, window="fixed"):
                 await http.get("/fixed")
+            named = (await http.get("/monitor")).json()["windows"]["named"]
+            async with assert_responsive(max_lag_ms=100, url=server.url) as lag:
+                await http.get("/fixed")
+            assert lag.samples > 10
+            # A window of its own, dropped afterwards.
+            assert (await http.get("/monitor")).json()["windows"]["named"] == named
             with pytest.raises(AssertionError) as failure:
                 async with assert_responsive(max_lag_ms=100, url=server.url, window="slow"):
                     await http.get("/slow")

@@ -106,6 +106,17 @@ def slow_stalls(document: dict) -> int:  # type: ignore[type-arg]
     return sum(1 for stall in document["stalls"]["recent"] if stall["route"] == "/slow")
 
 
+def test_a_named_window_can_be_dropped(server: ServerProcess) -> None:
+    named = read(server, "default")["windows"]["named"]
+    read(server, "short-lived")
+    assert read(server, "default")["windows"]["named"] == named + 1
+    drop = server.url + "/monitor?window=short-lived"
+    assert httpx.delete(drop, timeout=30).status_code == 204
+    assert httpx.delete(drop, timeout=30).status_code == 404
+    assert httpx.delete(server.url + "/monitor?window=default", timeout=30).status_code == 409
+    assert read(server, "default")["windows"]["named"] == named
+
+
 def test_utilization_from_the_loop_factory(server: ServerProcess) -> None:
     read(server, "busy", reset=True)
     time.sleep(0.3)

@@ -46,7 +46,7 @@ def test_named_windows_are_bounded_and_keep_default() -> None:
     for index in range(200):
         monitor.window(f"w{index}")
     assert monitor.window(DEFAULT_WINDOW) is default
-    assert monitor.snapshot(default)["windows"]["named"] == 64
+    assert monitor.snapshot(default)["windows"]["named"] == 32
     assert monitor.window("w199").samples == 0
 
 
@@ -54,3 +54,41 @@ def test_named_windows_are_bounded_and_keep_default() -> None:
 def test_bad_window_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="invalid window name"):
         LoopMonitor().window(name)
+
+
+def test_index_tables_match_hdrh_index_by_index() -> None:
+    from looplab.monitor.window import _index_values, _new_histogram
+
+    histogram = _new_histogram()
+    highest, median = _index_values()
+    for index in range(histogram.counts_len):
+        value = histogram.get_value_from_index(index)
+        assert highest[index] == histogram.get_highest_equivalent_value(value)
+        assert median[index] == histogram._hdr_median_equiv_value(value)
+
+
+def test_lag_figures_match_hdrh_own_answers() -> None:
+    import random
+
+    window = LoopMonitor().window()
+    rng = random.Random(7)
+    for _ in range(3000):
+        window.record(int(rng.lognormvariate(5, 2)), 5_000)
+    histogram = window._histogram
+    lag = window.lag_ms()
+    for name, percentile in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+        assert lag[name] == round(histogram.get_value_at_percentile(percentile) / 1e3, 3)
+    assert lag["mean"] == round(histogram.get_mean_value() / 1e3, 3)
+
+
+@pytest.mark.parametrize("lag_us", [0, 1, 4_999, 5_000, 5_001, 12_345, 1_000_000, 10**12])
+def test_recording_matches_hdrh_record_corrected_value(lag_us: int) -> None:
+    from looplab.monitor.window import _new_histogram
+
+    window = LoopMonitor().window()
+    window.record(lag_us, 5_000)
+    reference = _new_histogram()
+    reference.record_corrected_value(min(lag_us, 3_600_000_000), 5_000)
+    assert window._histogram.get_total_count() == reference.get_total_count()
+    assert list(window._histogram.counts) == list(reference.counts)
+    assert window._histogram.get_max_value() == reference.get_max_value()
