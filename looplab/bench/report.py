@@ -165,7 +165,16 @@ def _probe_chart(results: dict[str, Any], path: Path) -> None:
                     hatch="//" if not run["agrees"] else None,
                 )
                 if len(levels) > 1:
-                    ax.text(x, 0.012, f"x{level}", ha="center", va="bottom", fontsize=6)
+                    # x in data, y in axes coordinates: just above the bottom edge.
+                    ax.text(
+                        x,
+                        0.02,
+                        f"x{level}",
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                        transform=ax.get_xaxis_transform(),
+                    )
         ax.axhline(idle_p99, color="grey", linestyle="--", linewidth=1)
         ax.text(len(approaches) - 0.5, idle_p99, " idle", va="bottom", ha="right", fontsize=7)
         ax.set_yscale("log")
