@@ -134,3 +134,29 @@ def test_probe_of_a_dead_server_fails_cleanly() -> None:
     done = run_cli("probe", "http://127.0.0.1:9/ping", "--duration", "0.5", timeout=30)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.server
+def test_two_workers_are_judged_by_the_probe(tmp_path: Path) -> None:
+    # Each worker has its own monitor, so no window speaks for the server: the
+    # server figures are null and the verdict comes from the probe.
+    done = run_cli(
+        "bench",
+        "--id",
+        "read.asyncify",
+        "--workers",
+        "2",
+        "--duration",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert validate(results) == []
+    assert results["meta"]["workers"] == 2
+    (run,) = results["runs"]
+    assert run["lag_ms"] == {"p99": None, "max": None}
+    assert run["stalls"] is None and run["threadpool_peak_borrowed"] is None
+    assert run["verdict_source"] == "probe"
+    assert run["requests"] > 0
