@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_SIZES",
     "KiB",
     "MiB",
+    "default_data_dir",
     "ensure_default_samples",
     "ensure_sample",
     "sample_bytes",
@@ -29,6 +30,16 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 DEFAULT_SIZES = (4 * KiB, 1 * MiB, 64 * MiB)
+
+
+def default_data_dir() -> Path:
+    """A per-user cache directory: samples are large and rebuildable, so not in the source tree.
+
+    The lab app and the bench both default to it, so the samples one makes serve the other.
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "looplab" / "data"
+
 
 _BLOCK = MiB
 _UNITS = (("GiB", GiB), ("MiB", MiB), ("KiB", KiB))

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from looplab.samples import default_data_dir
+
 __all__ = ["Settings", "default_data_dir", "get_settings"]
-
-
-def default_data_dir() -> Path:
-    """A per-user cache directory: samples are large and rebuildable, so not in the source tree."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "looplab" / "data"
 
 
 class Settings(BaseSettings):

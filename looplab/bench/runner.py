@@ -28,7 +28,7 @@ from looplab.bench.catalogue import CatalogueError, Entry, fetch_catalogue, sele
 from looplab.bench.clients import ClientProcess
 from looplab.bench.remote import MonitorFigures, Server, peak_rss_bytes, peak_rss_reset, rss_bytes
 from looplab.bench.results import SCHEMA_VERSION
-from looplab.samples import ensure_sample
+from looplab.samples import default_data_dir, ensure_sample
 from looplab.server import ServerProcess
 from looplab.verdict import Lag, Verdict, family_verdicts
 
@@ -76,8 +76,7 @@ def bench_data_dir() -> Path:
     explicit = os.environ.get("LOOPLAB_DATA_DIR")
     if explicit:
         return Path(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "looplab" / "data"
+    return default_data_dir()
 
 
 @dataclass

@@ -64,7 +64,10 @@ def walk_stack(frame: FrameType | None) -> list[RawFrame]:
 
 def _library_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    # "scripts" holds console-script wrappers (the `looplab` command itself): their
+    # `<module>` frame is at the bottom of every stack, never the culprit.
+    keys = ("stdlib", "platstdlib", "purelib", "platlib", "scripts")
+    roots = {paths[key] for key in keys if key in paths}
     roots.update(site.getsitepackages())
     roots.add(site.getusersitepackages())
     # looplab's own frames (the ticker, the test helpers) are never the culprit.

@@ -1,6 +1,8 @@
 """Blame and route attribution: which frame is the user's, which route was being served."""
 
+import os
 import sys
+import sysconfig
 import time
 
 import httpx
@@ -67,6 +69,8 @@ def test_user_files_exclude_stdlib_site_packages_and_looplab() -> None:
     assert not is_user_file(fastapi.__file__)
     assert not is_user_file(looplab.monitor.__file__)
     assert not is_user_file("<frozen importlib._bootstrap>")
+    # The console script that started the server (`looplab serve`) sits under every stack.
+    assert not is_user_file(os.path.join(sysconfig.get_paths()["scripts"], "looplab"))
 
 
 def test_blame_is_the_innermost_user_frame() -> None:
