@@ -38,9 +38,12 @@ class _Exhausted(Exception):
     pass
 
 
-def _next(iterator: Iterator[T]) -> T:
+def _next(iterator: Iterator[T]) -> list[T]:
+    # The item comes back in a list that the caller empties: an AnyIO worker
+    # thread keeps a reference to the last value it returned until its next job,
+    # so with a large chunk per item every idle worker would pin one chunk.
     try:
-        return next(iterator)
+        return [next(iterator)]
     except StopIteration:
         raise _Exhausted from None
 
@@ -62,10 +65,10 @@ async def iterate_in_threadpool_closing(iterable: Iterable[T]) -> AsyncGenerator
     try:
         while True:
             try:
-                item = await anyio.to_thread.run_sync(_next, iterator)
+                box = await anyio.to_thread.run_sync(_next, iterator)
             except _Exhausted:
                 return
-            yield item
+            yield box.pop()
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_close, iterator)
