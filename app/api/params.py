@@ -36,6 +36,8 @@ __all__ = [
     "DelayMs",
     "ItemDelayMs",
     "Items",
+    "ReadOptions",
+    "ReadQuery",
     "Sample",
     "SampleFile",
     "Source",
@@ -104,3 +106,23 @@ def sample_file(
 
 
 SampleFile = Annotated[Sample, Depends(sample_file)]
+
+
+@dataclass(frozen=True)
+class ReadQuery:
+    """What every read approach is asked: which sample, how slow, whether cold."""
+
+    sample: Sample
+    delay_ms: int
+    cold: bool
+
+
+def read_query(
+    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
+) -> ReadQuery:
+    return ReadQuery(sample, delay_ms, cold)
+
+
+# The read and stream approaches share these parameters; declaring them once keeps
+# each route down to what differs: how it calls the work.
+ReadOptions = Annotated[ReadQuery, Depends(read_query)]

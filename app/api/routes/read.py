@@ -14,8 +14,8 @@ from asyncer import asyncify
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.params import Cold, DelayMs, SampleFile
-from app.catalogue import COLD, DELAY_MS, about
+from app.api.params import ReadOptions, ReadQuery
+from app.catalogue import about
 from app.work import ReadResult, digest, open_sample, read_sample
 
 __all__ = ["ReadResponse", "router"]
@@ -34,62 +34,54 @@ class ReadResponse(BaseModel):
     simulated_delay_ms: int
 
 
-def _respond(sample_name: str, result: ReadResult, started: float, delay_ms: int) -> ReadResponse:
+def _respond(read: ReadQuery, result: ReadResult, started: float) -> ReadResponse:
     return ReadResponse(
-        file=sample_name,
+        file=read.sample.name,
         bytes=result.bytes,
         sha256=result.sha256,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         evicted=result.evicted,
-        simulated_delay_ms=delay_ms,
+        simulated_delay_ms=read.delay_ms,
     )
 
 
 # 🚨 Don't use this: the blocking read runs on the event loop and stalls every request.
 @router.get("/inline", **about("read.inline"))
-async def read_inline(
-    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
-) -> ReadResponse:
+async def read_inline(read: ReadOptions) -> ReadResponse:
     """Read the file with a blocking call on the event loop."""
     started = time.perf_counter()
-    result = read_sample(sample.path, delay_ms=delay_ms, cold=cold)
-    return _respond(sample.name, result, started, delay_ms)
+    result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
+    return _respond(read, result, started)
 
 
 # ✅ A def route: FastAPI calls it in the thread pool, so the read waits in a worker thread.
 @router.get("/threadpool", **about("read.threadpool"))
-def read_threadpool(
-    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
-) -> ReadResponse:
+def read_threadpool(read: ReadOptions) -> ReadResponse:
     """Read the file from a def route, in the thread pool."""
     started = time.perf_counter()
-    result = read_sample(sample.path, delay_ms=delay_ms, cold=cold)
-    return _respond(sample.name, result, started, delay_ms)
+    result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
+    return _respond(read, result, started)
 
 
 # ✅ asyncify: the route stays async def; the blocking read is awaited in a worker thread.
 @router.get("/asyncify", **about("read.asyncify"))
-async def read_asyncify(
-    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
-) -> ReadResponse:
+async def read_asyncify(read: ReadOptions) -> ReadResponse:
     """Read the file with asyncify, in a worker thread."""
     started = time.perf_counter()
-    result = await asyncify(read_sample)(sample.path, delay_ms=delay_ms, cold=cold)
-    return _respond(sample.name, result, started, delay_ms)
+    result = await asyncify(read_sample)(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
+    return _respond(read, result, started)
 
 
 # ✅ AnyIO's async file API: opening, reading and closing are each awaited in a worker thread.
 @router.get("/anyio", **about("read.anyio"))
-async def read_anyio(
-    sample: SampleFile, delay_ms: DelayMs = DELAY_MS.default, cold: Cold = COLD.default
-) -> ReadResponse:
+async def read_anyio(read: ReadOptions) -> ReadResponse:
     """Read the file with AnyIO's async file API."""
     started = time.perf_counter()
-    opener = partial(open_sample, sample.path, delay_ms=delay_ms, cold=cold)
+    opener = partial(open_sample, read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
     reader = await anyio.to_thread.run_sync(opener)
     # AsyncFile only calls read() and close(), which the slow reader has.
     async with anyio.wrap_file(cast(BinaryIO, reader)) as file:
         data = await file.read()
     # Hashing a large file is work too: not on the loop.
     result = await anyio.to_thread.run_sync(digest, data, reader.evicted)
-    return _respond(sample.name, result, started, delay_ms)
+    return _respond(read, result, started)

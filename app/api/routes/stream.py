@@ -14,8 +14,8 @@ from asyncer import asyncify
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from app.api.params import ChunkSize, Cold, DelayMs, Sample, SampleFile
-from app.catalogue import CHUNK_SIZE, COLD, DELAY_MS, about
+from app.api.params import ChunkSize, ReadOptions, Sample, SampleFile
+from app.catalogue import CHUNK_SIZE, about
 from app.work import open_sample, read_chunks
 from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 
@@ -36,47 +36,44 @@ def _stream(sample: Sample, chunks: AsyncIterable[bytes] | Iterable[bytes]) -> O
 # 🚨 Don't use this: an async generator doing blocking reads stalls the loop for every chunk.
 @router.get("/inline", **about("stream.inline"))
 async def stream_inline(
-    sample: SampleFile,
-    chunk_size: ChunkSize = CHUNK_SIZE.default,
-    delay_ms: DelayMs = DELAY_MS.default,
-    cold: Cold = COLD.default,
+    read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
     """Stream the file from an async generator that reads on the event loop."""
 
     async def chunks() -> AsyncGenerator[bytes]:
-        reads = read_chunks(sample.path, chunk_size=chunk_size, delay_ms=delay_ms, cold=cold)
+        reads = read_chunks(
+            read.sample.path, chunk_size=chunk_size, delay_ms=read.delay_ms, cold=read.cold
+        )
         with closing(reads):
             for chunk in reads:
                 yield chunk
 
-    return _stream(sample, chunks())
+    return _stream(read.sample, chunks())
 
 
 # ✅ A def generator iterated in the thread pool, and closed (in a thread) when the response ends.
 @router.get("/threadpool", **about("stream.threadpool"))
 def stream_threadpool(
-    sample: SampleFile,
-    chunk_size: ChunkSize = CHUNK_SIZE.default,
-    delay_ms: DelayMs = DELAY_MS.default,
-    cold: Cold = COLD.default,
+    read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
     """Stream the file from a sync generator iterated in the thread pool."""
-    reads = read_chunks(sample.path, chunk_size=chunk_size, delay_ms=delay_ms, cold=cold)
-    return _stream(sample, iterate_in_threadpool_closing(reads))
+    reads = read_chunks(
+        read.sample.path, chunk_size=chunk_size, delay_ms=read.delay_ms, cold=read.cold
+    )
+    return _stream(read.sample, iterate_in_threadpool_closing(reads))
 
 
 # ✅ An async generator that awaits each blocking call (open, read, close) in a worker thread.
 @router.get("/asyncify", **about("stream.asyncify"))
 async def stream_asyncify(
-    sample: SampleFile,
-    chunk_size: ChunkSize = CHUNK_SIZE.default,
-    delay_ms: DelayMs = DELAY_MS.default,
-    cold: Cold = COLD.default,
+    read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
     """Stream the file from an async generator that reads with asyncify."""
 
     async def chunks() -> AsyncGenerator[bytes]:
-        reader = await asyncify(open_sample)(sample.path, delay_ms=delay_ms, cold=cold)
+        reader = await asyncify(open_sample)(
+            read.sample.path, delay_ms=read.delay_ms, cold=read.cold
+        )
         try:
             while chunk := await asyncify(reader.read_chunk)(chunk_size):
                 yield chunk
@@ -85,7 +82,7 @@ async def stream_asyncify(
             with anyio.CancelScope(shield=True):
                 await asyncify(reader.close)()
 
-    return _stream(sample, chunks())
+    return _stream(read.sample, chunks())
 
 
 # ✅ The baseline: Starlette's FileResponse reads in the thread pool, 64 KiB per hop.
