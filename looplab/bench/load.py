@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from looplab.bench.histogram import LatencyHistogram
 from looplab.bench.http import Connection, HttpError, Target, connect
@@ -42,17 +42,7 @@ class LoadResult:
         return round(self.body_bytes / self.duration_s / 1e6, 2)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "concurrency": self.concurrency,
-            "duration_s": self.duration_s,
-            "requests": self.requests,
-            "errors": self.errors,
-            "body_bytes": self.body_bytes,
-            "throughput_rps": self.throughput_rps,
-            "mb_per_s": self.mb_per_s,
-            "work_ms": self.work_ms,
-        }
+        return {**asdict(self), "throughput_rps": self.throughput_rps, "mb_per_s": self.mb_per_s}
 
 
 class _Client:

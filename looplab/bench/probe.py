@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from looplab.bench.histogram import LatencyHistogram
 from looplab.bench.http import Connection, HttpError, Target, connect
@@ -40,16 +40,10 @@ class ProbeResult:
     trace_ms: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "rate_hz": self.rate_hz,
-            "duration_s": self.duration_s,
-            "sent": self.sent,
-            "completed": self.completed,
-            "errors": self.errors,
-            "probe_ms": self.probe_ms,
-            "trace": {"t_s": self.trace_t_s, "probe_ms": self.trace_ms},
-        }
+        data: dict[str, object] = asdict(self)
+        # The trace's two columns travel together, under one key.
+        data["trace"] = {"t_s": data.pop("trace_t_s"), "probe_ms": data.pop("trace_ms")}
+        return data
 
 
 class _Pool:
