@@ -1,20 +1,22 @@
 """The catalogue: every endpoint of the lab, its approach, what it should do to the loop, and why.
 
 This is the one list. ``GET /lab`` serves it; the routes take their OpenAPI
-``summary`` and ``description`` from it; the timing tests, the bench and the
-load tests read it (over HTTP or from here) for the parameters that give one
-request a substantial cost (``load``). Nothing else keeps a copy.
+``summary`` and ``description`` from it; the tests, the bench, the locustfile and
+the README's table read it (over HTTP or from here). Each :class:`Family` states
+once what its approaches share (parameters, the workload that gives one request
+its cost, a long workload for disconnect tests); an entry states only how it
+differs. Adding an approach means its route and one ``family.entry(...)`` here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, get_args
+from typing import TypedDict, get_args
 
+from app.samples import DEFAULT_SIZES, KiB, MiB, sample_name
 from app.work import TokenSource
-from looplab.samples import DEFAULT_SIZES, KiB, MiB, sample_name
-from looplab.verdict import Verdict
+from looplab.protocol import CatalogueEntry, ParamSpec, QueryValue, Verdict
 
 __all__ = [
     "CATALOGUE",
@@ -22,21 +24,23 @@ __all__ = [
     "COLD",
     "CPU_MS",
     "DELAY_MS",
+    "FAMILIES",
     "FILE",
     "ITEMS",
     "ITEM_DELAY_MS",
     "SOURCE",
     "ChoiceParam",
-    "Entry",
+    "Family",
     "FlagParam",
     "NumberParam",
+    "Param",
     "RouteDocs",
     "about",
     "approaches_table",
     "entry",
+    "family_of",
+    "long_workload",
 ]
-
-JSONValue = Any
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,8 @@ class NumberParam:
     max: int
     description: str
 
-    def as_json(self) -> dict[str, JSONValue]:
-        return {"default": self.default, "min": self.min, "max": self.max}
+    def spec(self) -> ParamSpec:
+        return ParamSpec(default=self.default, min=self.min, max=self.max)
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ class ChoiceParam:
     choices: tuple[str, ...]
     description: str
 
-    def as_json(self) -> dict[str, JSONValue]:
-        return {"default": self.default, "choices": list(self.choices)}
+    def spec(self) -> ParamSpec:
+        return ParamSpec(default=self.default, choices=list(self.choices))
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,8 @@ class FlagParam:
     default: bool
     description: str
 
-    def as_json(self) -> dict[str, JSONValue]:
-        return {"default": self.default, "choices": [False, True]}
+    def spec(self) -> ParamSpec:
+        return ParamSpec(default=self.default, choices=[False, True])
 
 
 Param = NumberParam | ChoiceParam | FlagParam
@@ -111,280 +115,129 @@ CPU_MS = NumberParam(
     default=100, min=0, max=10_000, description="Thread CPU time to burn (ms, time.thread_time)."
 )
 
+
+@dataclass(frozen=True)
+class Family:
+    """One piece of work, and what every approach to it shares."""
+
+    name: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    # The query of one request with a substantial cost, and that cost.
+    workload: Mapping[str, QueryValue] = field(default_factory=dict)
+    cost_ms: float = 0
+    # A request that would run for minutes: only a disconnect can end it.
+    long_workload: Mapping[str, QueryValue] = field(default_factory=dict)
+    # Where the approaches are served: /lab/<name>/<approach> unless given.
+    prefix: str = ""
+    lesson: str = ""
+
+    def entry(
+        self,
+        approach: str,
+        *,
+        summary: str,
+        expect: Verdict = "responsive",
+        lesson: str | None = None,
+        antipattern: bool = False,
+        params: Mapping[str, Param] | None = None,
+        workload: Mapping[str, QueryValue] | None = None,
+        cost_ms: float | None = None,
+    ) -> CatalogueEntry:
+        """An approach to this family's work; what it does not give, the family gives."""
+        chosen = self.params if params is None else params
+        return CatalogueEntry(
+            id=f"{self.name}.{approach}",
+            family=self.name,
+            approach=approach,
+            path=f"{self.prefix or '/lab/' + self.name}/{approach}",
+            expect=expect,
+            antipattern=antipattern,
+            summary=summary,
+            lesson=self.lesson if lesson is None else lesson,
+            params={name: param.spec() for name, param in chosen.items()},
+            workload=dict(self.workload if workload is None else workload),
+            cost_ms=self.cost_ms if cost_ms is None else cost_ms,
+        )
+
+
+FILE = ChoiceParam(
+    default=sample_name(MiB),
+    choices=tuple(sample_name(size) for size in DEFAULT_SIZES),
+    description="A plain file name in the data directory (see /lab/files); the samples are listed.",
+)
+DELAY_MS = NumberParam(
+    default=0,
+    min=0,
+    max=10_000,
+    description="Simulated storage latency, paid inside every blocking read call (ms).",
+)
+COLD = FlagParam(
+    default=False,
+    description="Evict the file from the page cache first, so the read waits on the disk.",
+)
+CHUNK_SIZE = NumberParam(
+    default=64 * KiB, min=1 * KiB, max=8 * MiB, description="Bytes per read call and chunk."
+)
+ITEMS = NumberParam(default=10, min=1, max=100_000, description="Tokens the producer yields.")
+ITEM_DELAY_MS = NumberParam(
+    default=30, min=0, max=10_000, description="Wait before each token (ms)."
+)
+SOURCE = ChoiceParam(
+    default="async",
+    choices=get_args(TokenSource),
+    description=(
+        "How the producer waits: 'async' awaits a timer (an async client); "
+        "'thread' waits in a worker thread (an async wrapper around a sync client)."
+    ),
+)
+CPU_MS = NumberParam(
+    default=100, min=0, max=10_000, description="Thread CPU time to burn (ms, time.thread_time)."
+)
+
 _READ_PARAMS: Mapping[str, Param] = {"file": FILE, "delay_ms": DELAY_MS, "cold": COLD}
-_READ_LOAD = {"file": sample_name(MiB), "delay_ms": 300}
-_STREAM_PARAMS: Mapping[str, Param] = {**_READ_PARAMS, "chunk_size": CHUNK_SIZE}
-# One 300 ms read per request, like the read family's. The verdict compares the
-# loop's worst stall with a request's cost, and a stream yields to the loop between
-# chunks: cut into two 150 ms reads, an inline stream alone would stall for half
-# its cost at a time and could not be told from a degrading one.
-_STREAM_LOAD = {"file": sample_name(MiB), "chunk_size": MiB, "delay_ms": 300}
 _PRODUCE_PARAMS: Mapping[str, Param] = {
     "items": ITEMS,
     "item_delay_ms": ITEM_DELAY_MS,
     "source": SOURCE,
 }
-_PRODUCE_LOAD = {"items": 10, "item_delay_ms": 30}
-_CPU_PARAMS: Mapping[str, Param] = {"cpu_ms": CPU_MS}
-_CPU_LOAD = {"cpu_ms": 300}
+# 20 ms per chunk or token, for minutes: the disconnect tests abort these part-way.
+_LONG_DELAY_MS = 20
 
-
-@dataclass(frozen=True)
-class Entry:
-    """One endpoint: one family of work called in one approach."""
-
-    family: str
-    approach: str
-    expect: Verdict
-    summary: str
-    lesson: str
-    params: Mapping[str, Param] = field(default_factory=dict)
-    load: Mapping[str, JSONValue] = field(default_factory=dict)
-    load_cost_ms: float = 0
-    antipattern: bool = False
-    route: str | None = None
-    method: str = "GET"
-
-    @property
-    def id(self) -> str:
-        return f"{self.family}.{self.approach}"
-
-    @property
-    def path(self) -> str:
-        return self.route or f"/lab/{self.family}/{self.approach}"
-
-    def as_json(self) -> dict[str, JSONValue]:
-        return {
-            "id": self.id,
-            "family": self.family,
-            "approach": self.approach,
-            "method": self.method,
-            "path": self.path,
-            "expect": self.expect,
-            "antipattern": self.antipattern,
-            "summary": self.summary,
-            "lesson": self.lesson,
-            "params": {name: param.as_json() for name, param in self.params.items()},
-            "load": dict(self.load),
-            "load_cost_ms": self.load_cost_ms,
-        }
-
-
-_LAB: tuple[Entry, ...] = (
-    # read: a whole sample file -------------------------------------------------
-    Entry(
-        "read",
-        "inline",
-        "blocks",
-        "An async def route calls the blocking read: the loop waits on the disk.",
-        "An `async def` route runs on the event loop, so the blocking `read()` it calls "
-        "stalls every other request for as long as the storage takes: here the whole "
-        "`delay_ms` (or a cold disk read). Nothing in the code looks slow; only the loop "
-        "lag shows it. Make the route `def`, or hand the read to a thread.",
-        _READ_PARAMS,
-        _READ_LOAD,
-        300,
-        antipattern=True,
-    ),
-    Entry(
-        "read",
-        "threadpool",
-        "responsive",
-        "A def route: FastAPI runs the same blocking read in the thread pool.",
-        "A plain `def` route is called in AnyIO's thread pool, so the blocking read waits "
-        "in a worker thread and the loop keeps serving. The pool has 40 tokens by default "
-        "(`LOOPLAB_THREAD_TOKENS`): past that, requests queue for a token instead of failing.",
-        _READ_PARAMS,
-        _READ_LOAD,
-        300,
-    ),
-    Entry(
-        "read",
-        "asyncify",
-        "responsive",
-        "An async def route awaits asyncify(read): the blocking call runs in a thread.",
-        "`await asyncify(read_sample)(...)` keeps the route `async def` (to await other "
-        "things) while the one blocking call runs in the same thread pool a `def` route uses.",
-        _READ_PARAMS,
-        _READ_LOAD,
-        300,
-    ),
-    Entry(
-        "read",
-        "anyio",
-        "responsive",
-        "AnyIO's async file API: every file operation is awaited in a worker thread.",
-        "`anyio.wrap_file` (like `anyio.open_file`) turns each method call of a file object "
-        "into `await to_thread.run_sync(...)`: the read, and the slow storage inside it, "
-        "wait in a thread. It is threads underneath, not asynchronous disk I/O.",
-        _READ_PARAMS,
-        _READ_LOAD,
-        300,
-    ),
-    # stream: a sample file in chunks --------------------------------------------
-    Entry(
-        "stream",
-        "inline",
-        "blocks",
-        "An async generator doing blocking reads: every chunk stalls the loop.",
-        "An async generator runs on the event loop between its `yield`s, so each blocking "
-        "`read()` inside it stalls the loop for the whole read. Under concurrency the "
-        "streams take turns: every other request waits for the sum of their reads.",
-        _STREAM_PARAMS,
-        _STREAM_LOAD,
-        300,
-        antipattern=True,
-    ),
-    Entry(
-        "stream",
-        "threadpool",
-        "responsive",
-        "A def generator, iterated in the thread pool and closed when the response ends.",
-        "A `def` generator is iterated in the thread pool, one hop per chunk. Starlette's "
-        "`iterate_in_threadpool` never closes it, so on a client disconnect its `finally` "
-        "(closing the file) would wait for the garbage collector; looplab's "
-        "`iterate_in_threadpool_closing` closes it in a worker thread, shielded from the "
-        "cancellation, as soon as the response ends.",
-        _STREAM_PARAMS,
-        _STREAM_LOAD,
-        300,
-    ),
-    Entry(
-        "stream",
-        "asyncify",
-        "responsive",
-        "An async generator that awaits asyncify(read) for each chunk.",
-        "The generator stays `async def`, and each blocking call (open, every read, close) "
-        "is awaited in a worker thread. Closing happens in a shielded scope, so a client "
-        "that disconnects mid-read still gets its file closed promptly.",
-        _STREAM_PARAMS,
-        _STREAM_LOAD,
-        300,
-    ),
-    Entry(
-        "stream",
-        "fileresponse",
-        "responsive",
-        "Starlette's FileResponse: the baseline to pick for serving a file as is.",
-        "`FileResponse` reads 64 KiB per thread hop and sets `content-length`, "
-        "`etag` and `last-modified` itself. It has no slowness knobs: its cost is the "
-        "file's size (the load streams the 64 MiB sample), not an injected delay.",
-        {"file": FILE},
-        {"file": sample_name(64 * MiB)},
-        0,
-    ),
-    # produce: an async producer, collected ------------------------------------
-    Entry(
-        "produce",
-        "async",
-        "responsive",
-        "An async def route awaits the async producer: the baseline.",
-        "The producer waits between tokens without holding the loop (like an LLM client or "
-        "an async HTTP call), so an `async def` route can simply await it.",
-        _PRODUCE_PARAMS,
-        _PRODUCE_LOAD,
-        300,
-    ),
-    Entry(
-        "produce",
-        "syncify",
-        "responsive",
-        "A def route calls syncify(producer): the awaits run on the app's loop.",
-        "`asyncer.syncify` lets a `def` route (in a worker thread) run async code on the "
-        "app's own loop and wait for it, so loop-bound clients can be shared. The route "
-        "holds a thread token while it waits; if the producer itself needs a token "
-        "(`source=thread`, an async wrapper around a sync client) and every token is held "
-        "by such routes, nothing can proceed: a deadlock, not an error. Called outside an "
-        "AnyIO worker thread, `syncify` raises a clear error instead of hanging.",
-        _PRODUCE_PARAMS,
-        _PRODUCE_LOAD,
-        300,
-    ),
-    Entry(
-        "produce",
-        "asyncio-run",
-        "responsive",
-        "A def route calls asyncio.run(producer): a new event loop per request.",
-        "`asyncio.run` inside a `def` route works and keeps the app's loop free, but builds "
-        "and tears down a whole event loop per request, and nothing bound to the app's loop "
-        "(a connection pool, an async client, a lock) can be used from it. Use `syncify`, "
-        "or make the route `async def`.",
-        _PRODUCE_PARAMS,
-        _PRODUCE_LOAD,
-        300,
-        antipattern=True,
-    ),
-    # produce-stream: the producer's tokens, streamed ----------------------------
-    Entry(
-        "produce-stream",
-        "async",
-        "responsive",
-        "An async generator relays each token as the producer yields it.",
-        "The natural shape for streaming an LLM's tokens: an async generator awaits the "
-        "producer and yields each token; a client disconnect closes both promptly.",
-        _PRODUCE_PARAMS,
-        _PRODUCE_LOAD,
-        300,
-    ),
-    Entry(
-        "produce-stream",
-        "syncify",
-        "responsive",
-        "A def generator pulls each token from the async producer through the loop.",
-        "Asyncer has no helper for async generators, so the `def` generator pulls one "
-        "token at a time with `syncify`, each pull running on the app's loop. Iterated by "
-        "`iterate_in_threadpool_closing`, it is closed on disconnect, which closes the "
-        "producer too. (With `source=thread`, a disconnect mid-pull currently trips an "
-        "AnyIO bug, agronholm/anyio#1257: the pull never returns and the loop spins.)",
-        _PRODUCE_PARAMS,
-        _PRODUCE_LOAD,
-        300,
-    ),
-    # cpu: pure-Python work -----------------------------------------------------
-    Entry(
-        "cpu",
-        "inline",
-        "blocks",
-        "An async def route burns CPU on the loop: nothing else runs meanwhile.",
-        "Pure-Python work in an `async def` route holds the loop for its whole duration; "
-        "concurrent requests queue behind each other and every other request waits.",
-        _CPU_PARAMS,
-        _CPU_LOAD,
-        300,
-        antipattern=True,
-    ),
-    Entry(
-        "cpu",
-        "asyncify",
-        "degrades",
-        "asyncify moves the CPU work to a thread, but the GIL still starves the loop.",
-        "A worker thread running Python holds the GIL; the loop thread gets it back only "
-        "at a switch point: after 5 ms of bytecode, or when a built-in call (a sort, JSON "
-        "encoding, a regex) returns. One request at a time looks fine; a few concurrent "
-        "ones stall the loop for a good share of a request's cost, and more make it worse. "
-        "Threads suit waiting, not computing.",
-        _CPU_PARAMS,
-        _CPU_LOAD,
-        300,
-    ),
-    Entry(
-        "cpu",
-        "process",
-        "responsive",
-        "AnyIO's process pool: the CPU work runs in another interpreter.",
-        "`anyio.to_process.run_sync` runs the work in a worker process with its own GIL; "
-        "the loop only waits for the result. Arguments and results are pickled, and the "
-        "pool has one process per CPU.",
-        _CPU_PARAMS,
-        _CPU_LOAD,
-        300,
-    ),
+READ = Family(
+    "read",
+    params=_READ_PARAMS,
+    workload={"file": sample_name(MiB), "delay_ms": 300},
+    cost_ms=300,
 )
-
-
-def _seed(family: str, approach: str, summary: str, lesson: str) -> Entry:
-    return Entry(family, approach, "responsive", summary, lesson, route=f"/{family}/{approach}")
-
+STREAM = Family(
+    "stream",
+    params={**_READ_PARAMS, "chunk_size": CHUNK_SIZE},
+    # One 300 ms read per request, like the read family's. The verdict compares the
+    # loop's worst stall with a request's cost, and a stream yields to the loop between
+    # chunks: cut into two 150 ms reads, an inline stream alone would stall for half
+    # its cost at a time and could not be told from a degrading one.
+    workload={"file": sample_name(MiB), "chunk_size": MiB, "delay_ms": 300},
+    cost_ms=300,
+    long_workload={
+        "file": sample_name(64 * MiB),
+        "chunk_size": 64 * KiB,
+        "delay_ms": _LONG_DELAY_MS,
+    },
+)
+PRODUCE = Family(
+    "produce",
+    params=_PRODUCE_PARAMS,
+    workload={"items": 10, "item_delay_ms": 30},
+    cost_ms=300,
+)
+PRODUCE_STREAM = Family(
+    "produce-stream",
+    params=_PRODUCE_PARAMS,
+    workload={"items": 10, "item_delay_ms": 30},
+    cost_ms=300,
+    long_workload={"items": 100_000, "item_delay_ms": _LONG_DELAY_MS},
+)
+CPU = Family("cpu", params={"cpu_ms": CPU_MS}, workload={"cpu_ms": 300}, cost_ms=300)
 
 _STORY_LESSON = (
     "FastAPI's Stream Data example: the story, one line per chunk, no content-type. "
@@ -397,80 +250,214 @@ _IMAGE_LESSON = (
     "thread hop: fine even from an async generator."
 )
 
-_SEEDS: tuple[Entry, ...] = (
-    _seed("story", "stream", "Stream the story as text from an async generator.", _STORY_LESSON),
-    _seed(
-        "story",
-        "stream-no-async",
-        "Stream the story as text from a sync generator.",
-        _STORY_LESSON,
+STORY = Family("story", prefix="/story", lesson=_STORY_LESSON)
+IMAGE = Family("image", prefix="/image", lesson=_IMAGE_LESSON)
+
+FAMILIES: tuple[Family, ...] = (READ, STREAM, PRODUCE, PRODUCE_STREAM, CPU, STORY, IMAGE)
+
+_LAB: tuple[CatalogueEntry, ...] = (
+    READ.entry(
+        "inline",
+        expect="blocks",
+        antipattern=True,
+        summary="An async def route calls the blocking read: the loop waits on the disk.",
+        lesson="An `async def` route runs on the event loop, so the blocking `read()` it calls "
+        "stalls every other request for as long as the storage takes: here the whole "
+        "`delay_ms` (or a cold disk read). Nothing in the code looks slow; only the loop "
+        "lag shows it. Make the route `def`, or hand the read to a thread.",
     ),
-    _seed(
-        "story",
-        "stream-no-annotation",
-        "Stream the story as text from an unannotated async generator.",
-        _STORY_LESSON,
+    READ.entry(
+        "threadpool",
+        expect="responsive",
+        summary="A def route: FastAPI runs the same blocking read in the thread pool.",
+        lesson="A plain `def` route is called in AnyIO's thread pool, so the blocking read waits "
+        "in a worker thread and the loop keeps serving. The pool has 40 tokens by default "
+        "(`LOOPLAB_THREAD_TOKENS`): past that, requests queue for a token instead of failing.",
     ),
-    _seed(
-        "story",
-        "stream-no-async-no-annotation",
-        "Stream the story as text from an unannotated sync generator.",
-        _STORY_LESSON,
+    READ.entry(
+        "asyncify",
+        expect="responsive",
+        summary="An async def route awaits asyncify(read): the blocking call runs in a thread.",
+        lesson="`await asyncify(read_sample)(...)` keeps the route `async def` (to await other "
+        "things) while the one blocking call runs in the same thread pool a `def` route uses.",
     ),
-    _seed(
-        "story",
-        "stream-bytes",
-        "Stream the story as UTF-8 bytes from an async generator.",
-        _STORY_LESSON,
+    READ.entry(
+        "anyio",
+        expect="responsive",
+        summary="AnyIO's async file API: every file operation is awaited in a worker thread.",
+        lesson="`anyio.wrap_file` (like `anyio.open_file`) turns each method call of a file object "
+        "into `await to_thread.run_sync(...)`: the read, and the slow storage inside it, "
+        "wait in a thread. It is threads underneath, not asynchronous disk I/O.",
     ),
-    _seed(
-        "story",
-        "stream-no-async-bytes",
-        "Stream the story as UTF-8 bytes from a sync generator.",
-        _STORY_LESSON,
+    STREAM.entry(
+        "inline",
+        expect="blocks",
+        antipattern=True,
+        summary="An async generator doing blocking reads: every chunk stalls the loop.",
+        lesson="An async generator runs on the event loop between its `yield`s, so each blocking "
+        "`read()` inside it stalls the loop for the whole read. Under concurrency the "
+        "streams take turns: every other request waits for the sum of their reads.",
     ),
-    _seed(
-        "story",
-        "stream-no-annotation-bytes",
-        "Stream the story as UTF-8 bytes from an unannotated async generator.",
-        _STORY_LESSON,
+    STREAM.entry(
+        "threadpool",
+        expect="responsive",
+        summary="A def generator, iterated in the thread pool and closed when the response ends.",
+        lesson="A `def` generator is iterated in the thread pool, one hop per chunk. Starlette's "
+        "`iterate_in_threadpool` never closes it, so on a client disconnect its `finally` "
+        "(closing the file) would wait for the garbage collector; looplab's "
+        "`iterate_in_threadpool_closing` closes it in a worker thread, shielded from the "
+        "cancellation, as soon as the response ends.",
     ),
-    _seed(
-        "story",
-        "stream-no-async-no-annotation-bytes",
-        "Stream the story as UTF-8 bytes from an unannotated sync generator.",
-        _STORY_LESSON,
+    STREAM.entry(
+        "asyncify",
+        expect="responsive",
+        summary="An async generator that awaits asyncify(read) for each chunk.",
+        lesson="The generator stays `async def`, and each blocking call (open, every read, close) "
+        "is awaited in a worker thread. Closing happens in a shielded scope, so a client "
+        "that disconnects mid-read still gets its file closed promptly.",
     ),
-    _seed("image", "stream", "Stream the PNG from an async generator.", _IMAGE_LESSON),
-    _seed("image", "stream-no-async", "Stream the PNG from a sync generator.", _IMAGE_LESSON),
-    _seed(
-        "image",
-        "stream-no-async-yield-from",
-        "Stream the PNG from a sync generator with yield from.",
-        _IMAGE_LESSON,
+    STREAM.entry(
+        "fileresponse",
+        expect="responsive",
+        params={"file": FILE},
+        workload={"file": sample_name(64 * MiB)},
+        cost_ms=0,
+        summary="Starlette's FileResponse: the baseline to pick for serving a file as is.",
+        lesson="`FileResponse` reads 64 KiB per thread hop and sets `content-length`, "
+        "`etag` and `last-modified` itself. It has no slowness knobs: its cost is the "
+        "file's size (the load streams the 64 MiB sample), not an injected delay.",
     ),
-    _seed(
-        "image",
-        "stream-no-annotation",
-        "Stream the PNG from an unannotated async generator.",
-        _IMAGE_LESSON,
+    PRODUCE.entry(
+        "async",
+        expect="responsive",
+        summary="An async def route awaits the async producer: the baseline.",
+        lesson="The producer waits between tokens without holding the loop (like an LLM client or "
+        "an async HTTP call), so an `async def` route can simply await it.",
     ),
-    _seed(
-        "image",
-        "stream-no-async-no-annotation",
-        "Stream the PNG from an unannotated sync generator.",
-        _IMAGE_LESSON,
+    PRODUCE.entry(
+        "syncify",
+        expect="responsive",
+        summary="A def route calls syncify(producer): the awaits run on the app's loop.",
+        lesson="`asyncer.syncify` lets a `def` route (in a worker thread) run async code on the "
+        "app's own loop and wait for it, so loop-bound clients can be shared. The route "
+        "holds a thread token while it waits; if the producer itself needs a token "
+        "(`source=thread`, an async wrapper around a sync client) and every token is held "
+        "by such routes, nothing can proceed: a deadlock, not an error. Called outside an "
+        "AnyIO worker thread, `syncify` raises a clear error instead of hanging.",
+    ),
+    PRODUCE.entry(
+        "asyncio-run",
+        expect="responsive",
+        antipattern=True,
+        summary="A def route calls asyncio.run(producer): a new event loop per request.",
+        lesson="`asyncio.run` inside a `def` route works and keeps the app's loop free, but builds "
+        "and tears down a whole event loop per request, and nothing bound to the app's loop "
+        "(a connection pool, an async client, a lock) can be used from it. Use `syncify`, "
+        "or make the route `async def`.",
+    ),
+    PRODUCE_STREAM.entry(
+        "async",
+        expect="responsive",
+        summary="An async generator relays each token as the producer yields it.",
+        lesson="The natural shape for streaming an LLM's tokens: an async generator awaits the "
+        "producer and yields each token; a client disconnect closes both promptly.",
+    ),
+    PRODUCE_STREAM.entry(
+        "syncify",
+        expect="responsive",
+        summary="A def generator pulls each token from the async producer through the loop.",
+        lesson="Asyncer has no helper for async generators, so the `def` generator pulls one "
+        "token at a time with `syncify`, each pull running on the app's loop. Iterated by "
+        "`iterate_in_threadpool_closing`, it is closed on disconnect, which closes the "
+        "producer too. (With `source=thread`, a disconnect mid-pull currently trips an "
+        "AnyIO bug, agronholm/anyio#1257: the pull never returns and the loop spins.)",
+    ),
+    CPU.entry(
+        "inline",
+        expect="blocks",
+        antipattern=True,
+        summary="An async def route burns CPU on the loop: nothing else runs meanwhile.",
+        lesson="Pure-Python work in an `async def` route holds the loop for its whole duration; "
+        "concurrent requests queue behind each other and every other request waits.",
+    ),
+    CPU.entry(
+        "asyncify",
+        expect="degrades",
+        summary="asyncify moves the CPU work to a thread, but the GIL still starves the loop.",
+        lesson="A worker thread running Python holds the GIL; the loop thread gets it back only "
+        "at a switch point: after 5 ms of bytecode, or when a built-in call (a sort, JSON "
+        "encoding, a regex) returns. One request at a time looks fine; a few concurrent "
+        "ones stall the loop for a good share of a request's cost, and more make it worse. "
+        "Threads suit waiting, not computing.",
+    ),
+    CPU.entry(
+        "process",
+        expect="responsive",
+        summary="AnyIO's process pool: the CPU work runs in another interpreter.",
+        lesson="`anyio.to_process.run_sync` runs the work in a worker process with its own GIL; "
+        "the loop only waits for the result. Arguments and results are pickled, and the "
+        "pool has one process per CPU.",
     ),
 )
 
-CATALOGUE: tuple[Entry, ...] = _LAB + _SEEDS
+_SEEDS: tuple[CatalogueEntry, ...] = (
+    STORY.entry("stream", summary="Stream the story as text from an async generator."),
+    STORY.entry("stream-no-async", summary="Stream the story as text from a sync generator."),
+    STORY.entry(
+        "stream-no-annotation",
+        summary="Stream the story as text from an unannotated async generator.",
+    ),
+    STORY.entry(
+        "stream-no-async-no-annotation",
+        summary="Stream the story as text from an unannotated sync generator.",
+    ),
+    STORY.entry("stream-bytes", summary="Stream the story as UTF-8 bytes from an async generator."),
+    STORY.entry(
+        "stream-no-async-bytes", summary="Stream the story as UTF-8 bytes from a sync generator."
+    ),
+    STORY.entry(
+        "stream-no-annotation-bytes",
+        summary="Stream the story as UTF-8 bytes from an unannotated async generator.",
+    ),
+    STORY.entry(
+        "stream-no-async-no-annotation-bytes",
+        summary="Stream the story as UTF-8 bytes from an unannotated sync generator.",
+    ),
+    IMAGE.entry("stream", summary="Stream the PNG from an async generator."),
+    IMAGE.entry("stream-no-async", summary="Stream the PNG from a sync generator."),
+    IMAGE.entry(
+        "stream-no-async-yield-from",
+        summary="Stream the PNG from a sync generator with yield from.",
+    ),
+    IMAGE.entry(
+        "stream-no-annotation", summary="Stream the PNG from an unannotated async generator."
+    ),
+    IMAGE.entry(
+        "stream-no-async-no-annotation",
+        summary="Stream the PNG from an unannotated sync generator.",
+    ),
+)
+
+
+CATALOGUE: tuple[CatalogueEntry, ...] = _LAB + _SEEDS
 
 _BY_ID = {e.id: e for e in CATALOGUE}
+_FAMILY_BY_NAME = {f.name: f for f in FAMILIES}
 
 
-def entry(entry_id: str) -> Entry:
+def entry(entry_id: str) -> CatalogueEntry:
     """The catalogue entry with this id (``"read.asyncify"``)."""
     return _BY_ID[entry_id]
+
+
+def family_of(chosen: CatalogueEntry) -> Family:
+    """The family an entry belongs to."""
+    return _FAMILY_BY_NAME[chosen.family]
+
+
+def long_workload(chosen: CatalogueEntry) -> dict[str, QueryValue]:
+    """A query that keeps ``chosen`` busy for minutes, or {} if its family has none."""
+    return {k: v for k, v in family_of(chosen).long_workload.items() if k in chosen.params}
 
 
 class RouteDocs(TypedDict):
@@ -480,8 +467,8 @@ class RouteDocs(TypedDict):
 
 def about(entry_id: str) -> RouteDocs:
     """The route decorator's ``summary`` and ``description``, taken from the catalogue."""
-    found = entry(entry_id)
-    return RouteDocs(summary=found.summary, description=found.lesson)
+    chosen = entry(entry_id)
+    return RouteDocs(summary=chosen.summary, description=chosen.lesson)
 
 
 def approaches_table() -> str:
@@ -490,7 +477,7 @@ def approaches_table() -> str:
         "| entry | expect | what it does |",
         "|---|---|---|",
     ]
-    for found in _LAB:
-        mark = " 🚨" if found.antipattern else ""
-        rows.append(f"| `{found.id}` | {found.expect}{mark} | {found.summary} |")
+    for chosen in _LAB:
+        mark = " 🚨" if chosen.antipattern else ""
+        rows.append(f"| `{chosen.id}` | {chosen.expect}{mark} | {chosen.summary} |")
     return "\n".join(rows) + "\n"

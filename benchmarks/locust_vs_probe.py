@@ -32,10 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from looplab.bench.probe import probe
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess, fetch_catalogue, probe
+
+# The lab's app, as ``looplab serve`` and ``looplab bench`` start it.
+LAB_APP = "app.main:app"
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 FIGURES = ("p50", "p90", "p99", "max")
@@ -44,21 +45,15 @@ _LOCUST_COLUMNS = {"p50": "50%", "p90": "90%", "p99": "99%", "max": "100%"}
 
 
 def stall_url(url: str, entry_id: str, param: str, stall_ms: int) -> str:
-    """The catalogue entry's path with its ``load``, ``param`` raised to ``stall_ms``."""
-    with urllib.request.urlopen(url + "/lab", timeout=10) as response:
-        catalogue: list[dict[str, Any]] = json.load(response)
-    entry = next((e for e in catalogue if e["id"] == entry_id), None)
-    if entry is None or param not in entry["params"]:
+    """The catalogue entry's URL with its ``workload``, ``param`` raised to ``stall_ms``."""
+    catalogue = fetch_catalogue(url) or []
+    entry = next((e for e in catalogue if e.id == entry_id), None)
+    if entry is None or param not in entry.params:
         raise SystemExit(f"no catalogue entry {entry_id} with a {param} parameter at {url}/lab")
-    limit = entry["params"][param].get("max", stall_ms)
-    if stall_ms > limit:
+    limit = entry.params[param].max
+    if limit is not None and stall_ms > limit:
         raise SystemExit(f"{entry_id} accepts {param} up to {limit}, not {stall_ms}")
-    # Booleans as a person types them ("true"), as locustfile.py sends them.
-    query = {
-        key: str(value).lower() if isinstance(value, bool) else value
-        for key, value in {**entry["load"], param: stall_ms}.items()
-    }
-    return f"{url}{entry['path']}?{urlencode(query)}"
+    return entry.url(url, **{param: stall_ms})
 
 
 def locust_percentiles(output: str, name: str) -> dict[str, float]:
@@ -139,7 +134,7 @@ async def probe_with_stall(
     result, stall_ms = await asyncio.gather(
         probe(url + "/ping", rate_hz=rate, duration_s=seconds), stall_once()
     )
-    figures = {key: float(result.probe_ms[key]) for key in FIGURES}
+    figures = {key: float(getattr(result.probe_ms, key)) for key in FIGURES}
     figures["requests"] = float(result.completed)
     return figures, stall_ms, result.errors
 
@@ -196,7 +191,7 @@ def main() -> None:
     if args.url:
         result = compare(args.url.rstrip("/"), args)
     else:
-        with ServerProcess() as server:
+        with ServerProcess(LAB_APP) as server:
             result = compare(server.url, args)
     print(json.dumps(result, indent=2) if args.json else report(result))
 

@@ -2,7 +2,8 @@
 
 Nothing here names an endpoint of the lab: when a test starts, the catalogue is read
 from ``GET /lab`` and every chosen entry becomes one task that calls the entry's
-path with its ``load`` query parameters, grouped in the statistics under its id.
+path with its ``workload`` query parameters, grouped in the statistics under its id.
+``/lab`` is parsed with looplab's own :class:`looplab.protocol.CatalogueEntry`.
 
     locust -f benchmarks/locustfile.py --headless -u 9 -r 9 -t 30s \\
         --host http://127.0.0.1:8000 --lab-family read
@@ -24,25 +25,27 @@ measures both on the same stall.
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import gevent
 from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
+from pydantic import TypeAdapter
+
+from looplab.protocol import CatalogueEntry
 
 __all__ = ["LabUser", "ProbeUser"]
 
 logger = logging.getLogger("looplab.locust")
 
-Entry = Mapping[str, Any]
 LabTask = Callable[["LabUser"], None]
+
+_CATALOGUE = TypeAdapter(list[CatalogueEntry])
 
 
 @events.init_command_line_parser.add_listener
@@ -71,17 +74,18 @@ def _split(option: str) -> set[str]:
     return {part.strip() for part in option.split(",") if part.strip()}
 
 
-def fetch_catalogue(host: str) -> list[Entry]:
-    """The lab's catalogue, as served at ``GET /lab``."""
+def fetch_catalogue(host: str) -> list[CatalogueEntry]:
+    """The lab's catalogue, as served at ``GET /lab`` (pydantic's ValidationError if it is not)."""
     with urllib.request.urlopen(host.rstrip("/") + "/lab", timeout=10) as response:
-        entries: list[Entry] = json.load(response)
-    return entries
+        return _CATALOGUE.validate_json(response.read())
 
 
-def select_entries(catalogue: Sequence[Entry], ids: set[str], families: set[str]) -> list[Entry]:
+def select_entries(
+    catalogue: Sequence[CatalogueEntry], ids: set[str], families: set[str]
+) -> list[CatalogueEntry]:
     """The entries whose id or family is asked for (all of them when nothing is)."""
-    known_ids = {entry["id"] for entry in catalogue}
-    known_families = {entry["family"] for entry in catalogue}
+    known_ids = {entry.id for entry in catalogue}
+    known_families = {entry.family for entry in catalogue}
     if unknown := ids - known_ids:
         raise ValueError(
             f"unknown --lab-ids {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_ids))}"
@@ -93,22 +97,14 @@ def select_entries(catalogue: Sequence[Entry], ids: set[str], families: set[str]
         )
     if not ids and not families:
         return list(catalogue)
-    return [entry for entry in catalogue if entry["id"] in ids or entry["family"] in families]
+    return [entry for entry in catalogue if entry.id in ids or entry.family in families]
 
 
-def _query_value(value: Any) -> str:
-    # FastAPI reads booleans from "true"/"false"; str(True) would also pass, but
-    # the URL should look like one a person would type.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def lab_task(entry: Entry) -> LabTask:
-    """One task: a call to the entry's path with its ``load``, named after its id."""
-    query = urlencode({name: _query_value(value) for name, value in entry["load"].items()})
-    url = entry["path"] + (f"?{query}" if query else "")
-    method, name = entry["method"], entry["id"]
+def lab_task(entry: CatalogueEntry) -> LabTask:
+    """One task: a call to the entry's path with its ``workload``, named after its id."""
+    # A path and query relative to the host: locust's client prefixes --host.
+    url = entry.url("")
+    method, name = entry.method, entry.id
 
     def call_entry(user: LabUser) -> None:
         user.client.request(method, url, name=name)
@@ -117,7 +113,7 @@ def lab_task(entry: Entry) -> LabTask:
     return call_entry
 
 
-def build_tasks(entries: Iterable[Entry]) -> list[LabTask]:
+def build_tasks(entries: Iterable[CatalogueEntry]) -> list[LabTask]:
     return [lab_task(entry) for entry in entries]
 
 
@@ -180,8 +176,9 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
     try:
         catalogue = fetch_catalogue(environment.host)
         entries = select_entries(catalogue, _split(options.lab_ids), _split(options.lab_family))
-    # OSError covers urllib's errors; the others, a /lab that is not the catalogue.
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    # OSError covers urllib's errors; ValueError (pydantic's ValidationError among
+    # them) a /lab that is not the catalogue, or ids and families it does not have.
+    except (OSError, ValueError) as exc:
         _stop_run(environment, f"cannot build the lab tasks from {environment.host}/lab: {exc}")
         return
     if not entries:
@@ -189,7 +186,7 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
         return
     LabUser.tasks = list(build_tasks(entries))
     if not isinstance(environment.runner, MasterRunner):
-        logger.info("looplab: loading %s", ", ".join(entry["id"] for entry in entries))
+        logger.info("looplab: loading %s", ", ".join(entry.id for entry in entries))
 
 
 @events.quitting.add_listener

@@ -32,9 +32,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from looplab.bench.load import load
+from looplab.bench import ServerProcess, load
 from looplab.monitor import LoopMonitor
-from looplab.server import ServerProcess
 
 TARGET_RATIO = 0.97
 
@@ -113,7 +112,7 @@ async def own_cost(seconds: float = 5.0) -> tuple[float, float]:
     monitor = LoopMonitor(prometheus=True)
     monitor.window("bench")  # a consumer's window besides the default one
     monitor.start()
-    watchdog = monitor.watchdog_thread_id()
+    watchdog = monitor._bench_watchdog_native_id()
     started, cpu_before = time.perf_counter(), thread_cpu_seconds(watchdog)
     # A loop that never idles, like a saturated server's.
     while time.perf_counter() - started < seconds:  # noqa: ASYNC110 (busy on purpose)
@@ -122,7 +121,7 @@ async def own_cost(seconds: float = 5.0) -> tuple[float, float]:
     ticks = 20_000
     tick_started = time.perf_counter()
     for _ in range(ticks):
-        monitor.record_tick()
+        monitor._bench_record_tick()
     per_tick_us = (time.perf_counter() - tick_started) / ticks * 1e6
     monitor.stop()
     return per_tick_us, watchdog_share
@@ -138,7 +137,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
-    parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, ...)")
+    parser.add_argument(
+        "--loop",
+        default="auto",
+        help="the servers' loop: auto, asyncio (looplab's timed loop), uvloop or module:factory",
+    )
     parser.add_argument("--app", default="app.main:app", help="ASGI app import string")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()

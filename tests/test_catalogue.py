@@ -1,77 +1,145 @@
-"""The catalogue is the one list: the app serves exactly it, with its bounds and docs."""
+"""The catalogue is the one list: the app serves exactly it, with its bounds and docs.
 
+Nothing here restates the catalogue: each test checks a property every entry
+(or family) must have, so adding an approach needs no change here.
+"""
+
+import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
 
+from app.api.routes import lab
 from app.catalogue import (
     CATALOGUE,
-    ChoiceParam,
-    Entry,
-    FlagParam,
-    NumberParam,
+    FAMILIES,
     approaches_table,
     entry,
+    family_of,
+    long_workload,
 )
 from app.main import create_app
+from app.samples import DEFAULT_SIZES, sample_name
+from looplab.monitor import instrument
+from looplab.protocol import CatalogueEntry, ParamSpec, QueryValue
+from tests.utils.catalogue import entries, over_entries
 
-OPENAPI = create_app().openapi()
-LAB = [e for e in CATALOGUE if e.family not in ("story", "image")]
+APP = create_app()
+OPENAPI = APP.openapi()
+EVERY_ENTRY = over_entries(CATALOGUE)
+SAMPLE_SIZES = {sample_name(size): size for size in DEFAULT_SIZES}
 
 
-def _operation(found: Entry) -> dict[str, Any]:
+def _operation(found: CatalogueEntry) -> dict[str, Any]:
     operation: dict[str, Any] = OPENAPI["paths"][found.path][found.method.lower()]
     return operation
 
 
-def test_ids_are_unique_and_families_complete() -> None:
-    ids = [e.id for e in CATALOGUE]
-    assert len(ids) == len(set(ids))
-    assert {e.family for e in CATALOGUE} == {
-        "read",
-        "stream",
-        "produce",
-        "produce-stream",
-        "cpu",
-        "story",
-        "image",
-    }
-    assert entry("read.asyncify").path == "/lab/read/asyncify"
-    assert entry("story.stream-no-async").path == "/story/stream-no-async"
-
-
-def test_the_approaches_of_each_family() -> None:
-    by_family: dict[str, list[str]] = {}
-    for found in LAB:
-        by_family.setdefault(found.family, []).append(found.approach)
-    assert by_family == {
-        "read": ["inline", "threadpool", "asyncify", "anyio"],
-        "stream": ["inline", "threadpool", "asyncify", "fileresponse"],
-        "produce": ["async", "syncify", "asyncio-run"],
-        "produce-stream": ["async", "syncify"],
-        "cpu": ["inline", "asyncify", "process"],
-    }
-    assert {e.id for e in CATALOGUE if e.antipattern} == {
-        "read.inline",
-        "stream.inline",
-        "produce.asyncio-run",
-        "cpu.inline",
+def _routes(routes: Iterable[BaseRoute]) -> set[tuple[str, str]]:
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(list(routes))
+        for method in context.methods or ()
     }
 
 
-@pytest.mark.parametrize("found", CATALOGUE, ids=[e.id for e in CATALOGUE])
-def test_route_docs_come_from_the_catalogue(found: Entry) -> None:
+# -- the entries ----------------------------------------------------------------------------
+
+
+def test_ids_and_paths_are_unique() -> None:
+    assert len({e.id for e in CATALOGUE}) == len(CATALOGUE)
+    assert len({(e.method, e.path) for e in CATALOGUE}) == len(CATALOGUE)
+
+
+@EVERY_ENTRY
+def test_an_entry_is_its_familys_approach(found: CatalogueEntry) -> None:
+    assert found.id == f"{found.family}.{found.approach}"
+    assert entry(found.id) is found
+    assert family_of(found).name == found.family
+    # Served under its family, one path segment per approach.
+    assert found.path.startswith("/")
+    assert found.path.endswith(f"/{found.approach}")
+    # The route's OpenAPI summary and description.
+    assert found.summary.strip()
+    assert found.lesson.strip()
+
+
+def test_every_family_has_entries() -> None:
+    assert len({f.name for f in FAMILIES}) == len(FAMILIES)
+    assert {f.name for f in FAMILIES} == {e.family for e in CATALOGUE}
+
+
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES])
+def test_each_family_has_an_approach_to_recommend(family: str) -> None:
+    # A family shows what to do, not only what not to: an approach that keeps the
+    # loop responsive and is no anti-pattern.
+    assert [e for e in entries(family) if e.expect == "responsive" and not e.antipattern]
+
+
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES])
+def test_a_degrading_approach_has_a_blocking_reference(family: str) -> None:
+    # The degrades rule (looplab.verdict.family_verdicts) compares an entry with its
+    # family's blocking approach: without one, "degrades" could not be measured.
+    expected = {e.expect for e in entries(family)}
+    assert "degrades" not in expected or "blocks" in expected
+
+
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES])
+def test_a_family_shows_its_antipattern_unless_all_is_responsive(family: str) -> None:
+    # Either the family is a responsive baseline (the docs' seed examples, say), or
+    # it shows the anti-pattern its other approaches are the answer to.
+    approaches = entries(family)
+    assert any(e.antipattern for e in approaches) or all(
+        e.expect == "responsive" for e in approaches
+    )
+
+
+@EVERY_ENTRY
+def test_blocking_is_always_an_antipattern(found: CatalogueEntry) -> None:
+    assert found.expect != "blocks" or found.antipattern
+
+
+# -- the routes -----------------------------------------------------------------------------
+
+
+def test_every_route_served_is_catalogued_and_vice_versa() -> None:
+    # What the app serves beyond the catalogue: the instrument's routes (and
+    # FastAPI's docs), and the lab's own /lab router (the catalogue, its files).
+    bare = FastAPI()
+    instrument(bare)
+    not_catalogued = _routes(bare.routes) | _routes(lab.router.routes)
+    catalogued = {(e.method, e.path) for e in CATALOGUE}
+    assert _routes(APP.routes) - not_catalogued == catalogued
+    assert not catalogued & not_catalogued
+
+
+@EVERY_ENTRY
+def test_route_docs_come_from_the_catalogue(found: CatalogueEntry) -> None:
     operation = _operation(found)
     assert operation["summary"] == found.summary
     assert operation["description"] == found.lesson
 
 
-def test_every_lab_and_seed_route_is_catalogued() -> None:
-    catalogued = {e.path for e in CATALOGUE}
-    families = ("/lab/read/", "/lab/stream/", "/lab/produce", "/lab/cpu/", "/story/", "/image/")
-    served = {path for path in OPENAPI["paths"] if path.startswith(families)}
-    assert served == catalogued
+def test_catalogued_endpoints_carry_no_docstring() -> None:
+    # One source for a route's texts: the catalogue. A docstring would be a second
+    # one, silently shadowed in the OpenAPI by the catalogue's description.
+    catalogued = {(e.method, e.path): e.id for e in CATALOGUE}
+    checked = set()
+    for context in iter_route_contexts(list(APP.routes)):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        for method in context.methods or ():
+            if (method, context.path) in catalogued:
+                assert context.endpoint is not None
+                assert context.endpoint.__doc__ is None, (context.path, context.endpoint.__doc__)
+                checked.add((method, context.path))
+    assert checked == catalogued.keys()
 
 
 def _schema(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -79,55 +147,114 @@ def _schema(parameter: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize("found", LAB, ids=[e.id for e in LAB])
-def test_route_parameters_are_the_catalogue_params(found: Entry) -> None:
+@EVERY_ENTRY
+def test_route_parameters_are_the_catalogue_params(found: CatalogueEntry) -> None:
     parameters = {p["name"]: p for p in _operation(found).get("parameters", [])}
-    assert set(parameters) == set(found.params)
-    for name, param in found.params.items():
+    assert parameters.keys() == found.params.keys()
+    for name, spec in found.params.items():
         schema = _schema(parameters[name])
         assert parameters[name]["in"] == "query"
-        assert schema["default"] == param.default, name
-        if isinstance(param, NumberParam):
+        assert parameters[name].get("required", False) is False, name
+        assert schema["default"] == spec.default, name
+        if spec.choices == [False, True]:
+            assert schema["type"] == "boolean", name
+        elif spec.choices is not None:
+            assert schema["type"] == "string", name
+            if "enum" in schema:
+                assert schema["enum"] == spec.choices, name
+            else:
+                # An open choice (the file): every listed value is accepted.
+                assert name == "file"
+                for choice in map(str, spec.choices):
+                    assert re.fullmatch(schema["pattern"], choice), choice
+                    assert schema["minLength"] <= len(choice) <= schema["maxLength"], choice
+        else:
             assert (schema["type"], schema["minimum"], schema["maximum"]) == (
                 "integer",
-                param.min,
-                param.max,
-            )
-        elif isinstance(param, FlagParam):
-            assert schema["type"] == "boolean"
-        elif name == "source":
-            assert tuple(schema["enum"]) == param.choices
+                spec.min,
+                spec.max,
+            ), name
 
 
-@pytest.mark.parametrize("found", CATALOGUE, ids=[e.id for e in CATALOGUE])
-def test_load_is_within_the_params(found: Entry) -> None:
-    for name, value in found.load.items():
-        param = found.params[name]
-        if isinstance(param, NumberParam):
-            assert param.min <= value <= param.max
-        elif isinstance(param, ChoiceParam):
-            assert value in param.choices
-        else:
-            assert isinstance(value, bool)
-    if found.family in ("story", "image"):
-        assert (found.load, found.load_cost_ms, found.expect) == ({}, 0, "responsive")
-    elif found.id != "stream.fileresponse":
-        assert found.load_cost_ms == 300
+# -- the workloads --------------------------------------------------------------------------
 
 
-def test_load_costs_add_up() -> None:
-    read = entry("read.inline").load
-    assert read["delay_ms"] == 300
-    stream = entry("stream.inline").load
-    chunks = -(-1024 * 1024 // stream["chunk_size"])
-    assert chunks * stream["delay_ms"] == 300
-    produce = entry("produce.async").load
-    assert produce["items"] * produce["item_delay_ms"] == 300
-    assert entry("cpu.inline").load == {"cpu_ms": 300}
+def _within(spec: ParamSpec, value: QueryValue) -> bool:
+    if spec.choices is not None:
+        return value in spec.choices and type(value) is type(spec.default)
+    assert spec.min is not None and spec.max is not None
+    return type(value) is int and spec.min <= value <= spec.max
+
+
+@EVERY_ENTRY
+def test_workloads_are_within_the_params(found: CatalogueEntry) -> None:
+    for name, value in {**found.workload, **long_workload(found)}.items():
+        assert name in found.params, name
+        assert _within(found.params[name], value), (name, value)
+    for name, spec in found.params.items():
+        assert _within(spec, spec.default), name
+
+
+def _injected_ms(found: CatalogueEntry, query: dict[str, QueryValue]) -> float:
+    """The waiting or work one request with ``query`` asks for, from the lab's knobs.
+
+    ``delay_ms`` is paid in every read call: one for the whole file, or one per
+    chunk; ``item_delay_ms`` before each token; ``cpu_ms`` is thread CPU time.
+    """
+    values = {name: spec.default for name, spec in found.params.items()} | query
+
+    def number(name: str) -> int:
+        value = values.get(name, 0)
+        assert isinstance(value, int)
+        return value
+
+    reads = 1
+    if "chunk_size" in values:
+        file = values["file"]
+        assert isinstance(file, str)
+        reads = math.ceil(SAMPLE_SIZES[file] / number("chunk_size"))
+    items = number("items") if "item_delay_ms" in values else 0
+    return reads * number("delay_ms") + items * number("item_delay_ms") + number("cpu_ms")
+
+
+@EVERY_ENTRY
+def test_the_workload_costs_what_the_entry_says(found: CatalogueEntry) -> None:
+    assert found.cost_ms == _injected_ms(found, found.workload)
+    assert found.cost_ms >= 0
+
+
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES])
+def test_a_familys_costed_approaches_cost_the_same(family: str) -> None:
+    # Compared side by side, the approaches of a family do the same work per request.
+    costs = {e.cost_ms for e in entries(family) if e.cost_ms > 0}
+    assert len(costs) <= 1, costs
+
+
+@EVERY_ENTRY
+def test_a_long_workload_runs_for_much_longer(found: CatalogueEntry) -> None:
+    # A family with a long workload keeps one for each of its entries (only the
+    # knobs the entry has), and it outlasts the workload by far.
+    long = long_workload(found)
+    if not family_of(found).long_workload:
+        assert long == {}
+        return
+    assert long
+    assert long.keys() <= found.params.keys()
+    long_ms = _injected_ms(found, long)
+    assert long_ms == 0 or long_ms >= 20 * max(found.cost_ms, 1)
 
 
 def test_readme_shows_the_approaches_table() -> None:
     # The README's "The approaches" table is generated from the catalogue:
     # python -c "from app.catalogue import approaches_table; print(approaches_table())"
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert approaches_table() in readme
+    table = approaches_table()
+    assert table in readme
+    # A row per lab entry, the seed endpoints (outside /lab/) left out.
+    rows = {row.split("`")[1]: row for row in table.splitlines()[2:]}
+    assert list(rows) == [e.id for e in CATALOGUE if e.path.startswith("/lab/")]
+    for entry_id, row in rows.items():
+        found = entry(entry_id)
+        assert f"| {found.expect}" in row
+        assert found.summary in row
+        assert ("🚨" in row) == found.antipattern

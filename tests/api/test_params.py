@@ -6,22 +6,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from looplab.samples import ensure_sample, sample_bytes
+from app.samples import ensure_sample, sample_bytes
+from looplab.protocol import CatalogueEntry, ParamSpec
+from tests.utils.catalogue import entries, over_entries
 
 from .routes.conftest import app_on
 
 pytestmark = pytest.mark.anyio
 
-FILE_PATHS = [
-    "/lab/read/inline",
-    "/lab/read/threadpool",
-    "/lab/read/asyncify",
-    "/lab/read/anyio",
-    "/lab/stream/inline",
-    "/lab/stream/threadpool",
-    "/lab/stream/asyncify",
-    "/lab/stream/fileresponse",
-]
+# Every entry that serves a file from the data directory.
+FILE_ENTRIES = entries(where=lambda e: "file" in e.params)
 
 SECRET = b"not for the lab's clients"
 
@@ -87,72 +81,71 @@ MISSING = [
 ]
 
 
-@pytest.mark.parametrize("path", FILE_PATHS)
+@over_entries(FILE_ENTRIES)
 @pytest.mark.parametrize("name", MALFORMED)
 async def test_malformed_file_names_are_422(
-    jail_client: httpx.AsyncClient, path: str, name: str
+    jail_client: httpx.AsyncClient, found: CatalogueEntry, name: str
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(f"{path}?file={name}")
+        response = await jail_client.get(f"{found.path}?file={name}")
     assert response.status_code == 422, response.text
     assert SECRET not in response.content
     assert response.json()["detail"][0]["loc"] == ["query", "file"]
 
 
-@pytest.mark.parametrize("path", FILE_PATHS)
+@over_entries(FILE_ENTRIES)
 @pytest.mark.parametrize("name", MISSING)
 async def test_files_outside_or_not_regular_are_404(
-    jail_client: httpx.AsyncClient, path: str, name: str
+    jail_client: httpx.AsyncClient, found: CatalogueEntry, name: str
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(path, params={"file": name})
+        response = await jail_client.get(found.path, params={"file": name})
     assert response.status_code == 404, response.text
     assert SECRET not in response.content
     assert "No file named" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", FILE_PATHS)
+@over_entries(FILE_ENTRIES)
 async def test_a_symlink_inside_the_directory_is_served(
-    jail_client: httpx.AsyncClient, path: str
+    jail_client: httpx.AsyncClient, found: CatalogueEntry
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(path, params={"file": "alias.bin"})
+        response = await jail_client.get(found.path, params={"file": "alias.bin"})
     assert response.status_code == 200
-    if "stream" in path:
+    if found.family == "stream":
         assert response.content == sample_bytes(4096)
     else:
         assert response.json()["bytes"] == 4096
 
 
+def _out_of_bounds(name: str, spec: ParamSpec) -> list[object]:
+    """Values of a parameter that its catalogue spec rules out."""
+    if spec.choices == [False, True]:
+        return ["perhaps"]
+    if spec.choices is not None:
+        # The file is an open choice (any plain name in the data directory: 404 if
+        # missing, tested above); every other choice is a closed set.
+        return [] if name == "file" else ["carrier-pigeon"]
+    assert spec.min is not None and spec.max is not None, name
+    return [spec.min - 1, spec.max + 1, "soon", 1.5, 99_999_999_999_999_999_999]
+
+
 OUT_OF_BOUNDS = [
-    ("/lab/read/inline", {"delay_ms": -1}),
-    ("/lab/read/threadpool", {"delay_ms": 10_001}),
-    ("/lab/read/asyncify", {"delay_ms": "soon"}),
-    ("/lab/read/anyio", {"cold": "perhaps"}),
-    ("/lab/stream/inline", {"chunk_size": 1023}),
-    ("/lab/stream/threadpool", {"chunk_size": 8 * 1024 * 1024 + 1}),
-    ("/lab/stream/asyncify", {"chunk_size": 0}),
-    ("/lab/stream/asyncify", {"delay_ms": 99_999_999_999_999_999_999}),
-    ("/lab/produce/async", {"items": 0}),
-    ("/lab/produce/syncify", {"items": 100_001}),
-    ("/lab/produce/asyncio-run", {"item_delay_ms": -5}),
-    ("/lab/produce/async", {"source": "carrier-pigeon"}),
-    ("/lab/produce-stream/async", {"item_delay_ms": 10_001}),
-    ("/lab/produce-stream/syncify", {"items": -1}),
-    ("/lab/cpu/inline", {"cpu_ms": 10_001}),
-    ("/lab/cpu/asyncify", {"cpu_ms": -1}),
-    ("/lab/cpu/process", {"cpu_ms": 1.5}),
+    pytest.param(found, {name: value}, id=f"{found.id}-{name}={value}")
+    for found in entries()
+    for name, spec in found.params.items()
+    for value in _out_of_bounds(name, spec)
 ]
 
 
-@pytest.mark.parametrize(("path", "params"), OUT_OF_BOUNDS)
+@pytest.mark.parametrize(("found", "params"), OUT_OF_BOUNDS)
 async def test_out_of_bounds_parameters_are_422(
-    jail_client: httpx.AsyncClient, path: str, params: dict[str, object]
+    jail_client: httpx.AsyncClient, found: CatalogueEntry, params: dict[str, object]
 ) -> None:
     # A file that exists: only the bound is wrong.
-    query = {"file": "sample-4KiB.bin", **params} if path in FILE_PATHS else params
+    query = {"file": "sample-4KiB.bin", **params} if "file" in found.params else params
     async with jail_client:
-        response = await jail_client.get(path, params=query)  # type: ignore[arg-type]
+        response = await jail_client.get(found.path, params=query)  # type: ignore[arg-type]
     assert response.status_code == 422, response.text
     (name,) = params
     assert response.json()["detail"][0]["loc"] == ["query", name]

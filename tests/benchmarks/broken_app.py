@@ -9,24 +9,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-BROKEN_ENTRY = {
-    "id": "broken.always",
-    "family": "broken",
-    "approach": "always",
-    "method": "GET",
-    "path": "/broken",
-    "expect": "responsive",
-    "antipattern": False,
-    "summary": "Always fails.",
-    "lesson": "A failed request must fail the locust run.",
-    "params": {"n": {"default": 1, "min": 1, "max": 9}},
-    "load": {"n": 1},
-    "load_cost_ms": 0,
-}
+from looplab.protocol import CatalogueEntry, ParamSpec
+
+BROKEN_ENTRY = CatalogueEntry(
+    id="broken.always",
+    family="broken",
+    approach="always",
+    path="/broken",
+    expect="responsive",
+    summary="Always fails.",
+    lesson="A failed request must fail the locust run.",
+    params={"n": ParamSpec(default=1, min=1, max=9)},
+    workload={"n": 1},
+)
 
 
 async def lab(request: Request) -> JSONResponse:
-    return JSONResponse([BROKEN_ENTRY])
+    return JSONResponse([BROKEN_ENTRY.model_dump(mode="json")])
 
 
 async def ping(request: Request) -> JSONResponse:

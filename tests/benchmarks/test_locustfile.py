@@ -7,17 +7,15 @@ summary it prints when it stops.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess, fetch_catalogue
 
 pytestmark = pytest.mark.server
 
@@ -32,7 +30,7 @@ _ROW_NAME = re.compile(r"^[A-Z]+\s+(\S+)\s+\d+\s+\d+\(", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    with ServerProcess() as running:
+    with ServerProcess("app.main:app") as running:
         yield running
 
 
@@ -57,12 +55,11 @@ def row_names(output: str) -> set[str]:
 
 
 def family_ids(url: str, family: str) -> set[str]:
-    with urllib.request.urlopen(url + "/lab", timeout=10) as response:
-        return {entry["id"] for entry in json.load(response) if entry["family"] == family}
+    return {entry.id for entry in fetch_catalogue(url) or [] if entry.family == family}
 
 
 def test_locust_loads_chosen_entries_without_failures(server: ServerProcess) -> None:
-    # A family, plus one entry whose `load` has query parameters (a wrong one is a 422).
+    # A family, plus one entry whose `workload` has query parameters (a wrong one is a 422).
     chosen = ("--lab-family", "story", "--lab-ids", "read.threadpool")
     result = run_locust(server.url, *chosen)
     output = result.stdout + result.stderr

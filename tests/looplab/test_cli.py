@@ -8,10 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.routes.test_image import IMAGE_PATHS
-from tests.api.routes.test_story import EXPECTED_BODY, STORY_PATHS
+from app.api.routes.image import IMAGE_PATH
+from app.api.routes.story import story_lines
+from looplab.bench import fetch_catalogue
 
-LOOPLAB = [sys.executable, "-m", "looplab.cli"]
+LOOPLAB = [sys.executable, "-m", "looplab._cli"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,13 +60,21 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.server
 def test_serve_streams_every_seed_endpoint(served: str) -> None:
+    # The seed endpoints as the served catalogue lists them.
+    catalogue = fetch_catalogue(served) or []
+    story = [entry.path for entry in catalogue if entry.family == "story"]
+    image = [entry.path for entry in catalogue if entry.family == "image"]
+    assert len(story) == 8 and len(image) == 5
+    # The docs' example yields the story's lines without their line breaks.
+    expected_story = "".join(story_lines()).encode("utf-8")
     with httpx.Client(base_url=served) as http:
         assert http.get("/docs").status_code == 200
-        for path in STORY_PATHS:
+        for path in story:
             response = http.get(path)
-            assert response.content == EXPECTED_BODY, path
+            assert response.content == expected_story, path
             assert response.headers["transfer-encoding"] == "chunked"
-        for path in IMAGE_PATHS:
+        for path in image:
             response = http.get(path)
             assert response.headers["content-type"] == "image/png"
             assert response.content.startswith(b"\x89PNG\r\n\x1a\n"), path
+            assert response.content == IMAGE_PATH.read_bytes(), path

@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess
 from looplab.testing import assert_responsive, expect_blocking, measure_lag
 from tests.looplab import sample_app
 from tests.looplab.sample_app import app, line_of

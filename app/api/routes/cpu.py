@@ -40,7 +40,6 @@ def _respond(result: CpuResult, started: float) -> CpuResponse:
 # 🚨 Don't use this: the loop computes, and serves nothing else, until the work is done.
 @router.get("/inline", **about("cpu.inline"))
 async def cpu_inline(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
-    """Burn CPU on the event loop."""
     started = time.perf_counter()
     return _respond(burn_cpu(cpu_ms), started)
 
@@ -48,7 +47,6 @@ async def cpu_inline(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
 # ⚠️ A thread frees the loop only between GIL switches: fine alone, stalls under concurrency.
 @router.get("/asyncify", **about("cpu.asyncify"))
 async def cpu_asyncify(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
-    """Burn CPU in a worker thread with asyncify."""
     started = time.perf_counter()
     return _respond(await asyncify(burn_cpu)(cpu_ms), started)
 
@@ -56,6 +54,5 @@ async def cpu_asyncify(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
 # ✅ Another process, another GIL: the loop only waits for the result.
 @router.get("/process", **about("cpu.process"))
 async def cpu_process(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
-    """Burn CPU in AnyIO's process pool."""
     started = time.perf_counter()
     return _respond(await anyio.to_process.run_sync(burn_cpu, cpu_ms), started)

@@ -30,7 +30,6 @@ class PNGStreamingResponse(StreamingResponse):
 # fine on the event loop. The lab's stream family shows when they are not.
 @router.get("/stream", response_class=PNGStreamingResponse, **about("image.stream"))
 async def stream_image() -> AsyncIterable[bytes]:
-    """Stream the PNG from an async generator."""
     with IMAGE_PATH.open("rb") as image:
         for chunk in image:
             yield chunk
@@ -41,7 +40,6 @@ async def stream_image() -> AsyncIterable[bytes]:
     "/stream-no-async", response_class=PNGStreamingResponse, **about("image.stream-no-async")
 )
 def stream_image_no_async() -> Iterable[bytes]:
-    """Stream the PNG from a sync generator."""
     with IMAGE_PATH.open("rb") as image:
         for chunk in image:
             yield chunk
@@ -53,7 +51,6 @@ def stream_image_no_async() -> Iterable[bytes]:
     **about("image.stream-no-async-yield-from"),
 )
 def stream_image_no_async_yield_from() -> Iterable[bytes]:
-    """Stream the PNG from a sync generator with ``yield from``."""
     with IMAGE_PATH.open("rb") as image:
         yield from image
 
@@ -64,7 +61,6 @@ def stream_image_no_async_yield_from() -> Iterable[bytes]:
     **about("image.stream-no-annotation"),
 )
 async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the PNG from an unannotated async generator."""
     with IMAGE_PATH.open("rb") as image:
         for chunk in image:
             yield chunk
@@ -76,7 +72,6 @@ async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no an
     **about("image.stream-no-async-no-annotation"),
 )
 def stream_image_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the PNG from an unannotated sync generator."""
     with IMAGE_PATH.open("rb") as image:
         for chunk in image:
             yield chunk

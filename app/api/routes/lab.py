@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI
@@ -17,8 +17,9 @@ from pydantic import BaseModel
 
 from app.catalogue import CATALOGUE
 from app.core.config import Settings, get_settings
+from app.samples import ensure_default_samples
 from app.work import open_counts
-from looplab.samples import ensure_default_samples
+from looplab.protocol import CatalogueEntry
 
 __all__ = ["FileInfo", "OpenCounts", "lifespan", "router"]
 
@@ -34,9 +35,9 @@ router = APIRouter(prefix="/lab", tags=["lab"], lifespan=lifespan)
 
 
 @router.get("")
-async def list_catalogue() -> list[dict[str, Any]]:
-    """The catalogue: every endpoint, its approach, what it does to the loop, and its load."""
-    return [found.as_json() for found in CATALOGUE]
+async def list_catalogue() -> list[CatalogueEntry]:
+    """The catalogue: every endpoint, its approach, what it does to the loop, and its workload."""
+    return list(CATALOGUE)
 
 
 class FileInfo(BaseModel):

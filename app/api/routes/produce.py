@@ -37,7 +37,6 @@ async def produce_async(
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
     source: Source = "async",
 ) -> ProduceResponse:
-    """Await the async producer from an async def route."""
     started = time.perf_counter()
     tokens = await collect_tokens(items, item_delay_ms, source=source)
     return _respond(tokens, started)
@@ -50,7 +49,6 @@ def produce_syncify(
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
     source: Source = "async",
 ) -> ProduceResponse:
-    """Run the async producer on the app's loop from a def route, with syncify."""
     started = time.perf_counter()
     tokens = syncify(collect_tokens)(items, item_delay_ms, source=source)
     return _respond(tokens, started)
@@ -63,7 +61,6 @@ def produce_asyncio_run(
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
     source: Source = "async",
 ) -> ProduceResponse:
-    """Run the async producer in a new event loop from a def route, with asyncio.run."""
     started = time.perf_counter()
     tokens = asyncio.run(collect_tokens(items, item_delay_ms, source=source))
     return _respond(tokens, started)

@@ -12,8 +12,8 @@ from fastapi import APIRouter
 
 from app.api.params import ItemDelayMs, Items, Source
 from app.catalogue import ITEM_DELAY_MS, ITEMS, about
+from app.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 from app.work import Done, next_item, produce_tokens
-from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 
 __all__ = ["TextStreamResponse", "router"]
 
@@ -31,7 +31,6 @@ async def produce_stream_async(
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
     source: Source = "async",
 ) -> TextStreamResponse:
-    """Stream the producer's tokens from an async generator."""
     return TextStreamResponse(produce_tokens(items, item_delay_ms, source=source))
 
 
@@ -42,7 +41,6 @@ def produce_stream_syncify(
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
     source: Source = "async",
 ) -> TextStreamResponse:
-    """Stream the producer's tokens from a sync generator, pulling each with syncify."""
 
     def tokens() -> Generator[str]:
         producer = produce_tokens(items, item_delay_ms, source=source)

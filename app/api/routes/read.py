@@ -48,7 +48,6 @@ def _respond(read: ReadQuery, result: ReadResult, started: float) -> ReadRespons
 # 🚨 Don't use this: the blocking read runs on the event loop and stalls every request.
 @router.get("/inline", **about("read.inline"))
 async def read_inline(read: ReadOptions) -> ReadResponse:
-    """Read the file with a blocking call on the event loop."""
     started = time.perf_counter()
     result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
     return _respond(read, result, started)
@@ -57,7 +56,6 @@ async def read_inline(read: ReadOptions) -> ReadResponse:
 # ✅ A def route: FastAPI calls it in the thread pool, so the read waits in a worker thread.
 @router.get("/threadpool", **about("read.threadpool"))
 def read_threadpool(read: ReadOptions) -> ReadResponse:
-    """Read the file from a def route, in the thread pool."""
     started = time.perf_counter()
     result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
     return _respond(read, result, started)
@@ -66,7 +64,6 @@ def read_threadpool(read: ReadOptions) -> ReadResponse:
 # ✅ asyncify: the route stays async def; the blocking read is awaited in a worker thread.
 @router.get("/asyncify", **about("read.asyncify"))
 async def read_asyncify(read: ReadOptions) -> ReadResponse:
-    """Read the file with asyncify, in a worker thread."""
     started = time.perf_counter()
     result = await asyncify(read_sample)(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
     return _respond(read, result, started)
@@ -75,7 +72,6 @@ async def read_asyncify(read: ReadOptions) -> ReadResponse:
 # ✅ AnyIO's async file API: opening, reading and closing are each awaited in a worker thread.
 @router.get("/anyio", **about("read.anyio"))
 async def read_anyio(read: ReadOptions) -> ReadResponse:
-    """Read the file with AnyIO's async file API."""
     started = time.perf_counter()
     opener = partial(open_sample, read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
     reader = await anyio.to_thread.run_sync(opener)

@@ -40,7 +40,6 @@ def story_lines() -> list[str]:
 # ✅ An async generator: each line is yielded on the event loop, no thread hop.
 @router.get("/stream", response_class=StreamingResponse, **about("story.stream"))
 async def stream_story() -> AsyncIterable[str]:
-    """Stream the story as text from an async generator."""
     for line in story_lines():
         yield line
 
@@ -48,7 +47,6 @@ async def stream_story() -> AsyncIterable[str]:
 # ✅ A def generator: FastAPI iterates it in the thread pool, one hop per line.
 @router.get("/stream-no-async", response_class=StreamingResponse, **about("story.stream-no-async"))
 def stream_story_no_async() -> Iterable[str]:
-    """Stream the story as text from a sync generator."""
     yield from story_lines()
 
 
@@ -57,7 +55,6 @@ def stream_story_no_async() -> Iterable[str]:
     "/stream-no-annotation", response_class=StreamingResponse, **about("story.stream-no-annotation")
 )
 async def stream_story_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the story as text from an unannotated async generator."""
     for line in story_lines():
         yield line
 
@@ -68,13 +65,11 @@ async def stream_story_no_annotation():  # type: ignore[no-untyped-def]  # no an
     **about("story.stream-no-async-no-annotation"),
 )
 def stream_story_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the story as text from an unannotated sync generator."""
     yield from story_lines()
 
 
 @router.get("/stream-bytes", response_class=StreamingResponse, **about("story.stream-bytes"))
 async def stream_story_bytes() -> AsyncIterable[bytes]:
-    """Stream the story as UTF-8 bytes from an async generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
@@ -85,7 +80,6 @@ async def stream_story_bytes() -> AsyncIterable[bytes]:
     **about("story.stream-no-async-bytes"),
 )
 def stream_story_no_async_bytes() -> Iterable[bytes]:
-    """Stream the story as UTF-8 bytes from a sync generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
@@ -96,7 +90,6 @@ def stream_story_no_async_bytes() -> Iterable[bytes]:
     **about("story.stream-no-annotation-bytes"),
 )
 async def stream_story_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the story as UTF-8 bytes from an unannotated async generator."""
     for line in story_lines():
         yield line.encode("utf-8")
 
@@ -107,6 +100,5 @@ async def stream_story_no_annotation_bytes():  # type: ignore[no-untyped-def]  #
     **about("story.stream-no-async-no-annotation-bytes"),
 )
 def stream_story_no_async_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
-    """Stream the story as UTF-8 bytes from an unannotated sync generator."""
     for line in story_lines():
         yield line.encode("utf-8")

@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse
 
 from app.api.params import ChunkSize, ReadOptions, Sample, SampleFile
 from app.catalogue import CHUNK_SIZE, about
+from app.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 from app.work import open_sample, read_chunks
-from looplab.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 
 __all__ = ["OctetStreamResponse", "router"]
 
@@ -38,7 +38,6 @@ def _stream(sample: Sample, chunks: AsyncIterable[bytes] | Iterable[bytes]) -> O
 async def stream_inline(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
-    """Stream the file from an async generator that reads on the event loop."""
 
     async def chunks() -> AsyncGenerator[bytes]:
         reads = read_chunks(
@@ -56,7 +55,6 @@ async def stream_inline(
 def stream_threadpool(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
-    """Stream the file from a sync generator iterated in the thread pool."""
     reads = read_chunks(
         read.sample.path, chunk_size=chunk_size, delay_ms=read.delay_ms, cold=read.cold
     )
@@ -68,7 +66,6 @@ def stream_threadpool(
 async def stream_asyncify(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
-    """Stream the file from an async generator that reads with asyncify."""
 
     async def chunks() -> AsyncGenerator[bytes]:
         reader = await asyncify(open_sample)(
@@ -88,5 +85,4 @@ async def stream_asyncify(
 # ✅ The baseline: Starlette's FileResponse reads in the thread pool, 64 KiB per hop.
 @router.get("/fileresponse", **about("stream.fileresponse"))
 async def stream_fileresponse(sample: SampleFile) -> FileResponse:
-    """Stream the file with Starlette's FileResponse."""
     return FileResponse(sample.path, media_type="application/octet-stream")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.core.config import Settings, get_settings
 from app.main import create_app
-from looplab.samples import ensure_default_samples
+from app.samples import ensure_default_samples
 
 
 @pytest.fixture(scope="session")

@@ -16,35 +16,45 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
-from looplab.server import ServerProcess
+from app.catalogue import entry, long_workload
+from app.cli import APP
+from app.core.config import DATA_DIR_ENV
+from looplab.bench import ServerProcess
+from looplab.protocol import CatalogueEntry
+from tests.utils.catalogue import entries, over_entries
 
 pytestmark = [pytest.mark.server, pytest.mark.timing]
 
-CHUNK_DELAY_MS = 20
 ABORTS = 100
-# Long streams: each would take minutes to finish, so only a close can end them.
-FILE_STREAM = {"file": "sample-64MiB.bin", "chunk_size": 64 * 1024, "delay_ms": CHUNK_DELAY_MS}
-TOKEN_STREAM = {"items": 100_000, "item_delay_ms": CHUNK_DELAY_MS}
-STREAMS: dict[str, dict[str, Any]] = {
-    "/lab/stream/inline": FILE_STREAM,
-    "/lab/stream/threadpool": FILE_STREAM,
-    "/lab/stream/asyncify": FILE_STREAM,
-    "/lab/stream/fileresponse": {"file": "sample-64MiB.bin"},
-    "/lab/produce-stream/async": TOKEN_STREAM,
-    "/lab/produce-stream/syncify": TOKEN_STREAM,
-}
+# The entries with a long workload: each request would take minutes to finish, so
+# only a close can end it.
+LONG = entries(where=lambda e: bool(long_workload(e)))
+
+
+def _target(found: CatalogueEntry, **overrides: str) -> str:
+    """The path and query of one long request of ``found``."""
+    return found.url("", **{**long_workload(found), **overrides})
+
+
+def _deadline(found: CatalogueEntry) -> float:
+    # Whatever waits between chunks or tokens, plus 2 s.
+    query = long_workload(found)
+    delay_ms = query.get("delay_ms", query.get("item_delay_ms", 0))
+    assert isinstance(delay_ms, int)
+    return time.monotonic() + delay_ms / 1000 + 2
+
+
+def _server(data_dir: Path) -> ServerProcess:
+    return ServerProcess(APP, prelude="import gc; gc.disable()", env={DATA_DIR_ENV: str(data_dir)})
 
 
 @pytest.fixture(scope="module")
 def server(data_dir: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(
-        prelude="import gc; gc.disable()", env={"LOOPLAB_DATA_DIR": str(data_dir)}
-    ) as running:
+    with _server(data_dir) as running:
         yield running
 
 
@@ -82,10 +92,11 @@ def _settled(server: ServerProcess, baseline: int, deadline: float) -> tuple[dic
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("path", list(STREAMS))
-def test_aborted_streams_release_files_and_producers(server: ServerProcess, path: str) -> None:
-    separator = "&" if "?" in path else "?"
-    target = path + separator + urlencode(STREAMS[path])
+@over_entries(LONG)
+def test_aborted_streams_release_files_and_producers(
+    server: ServerProcess, found: CatalogueEntry
+) -> None:
+    target = _target(found)
     at_rest = _open_counts(server)
     assert (at_rest["files"], at_rest["producers"]) == (0, 0)
     baseline = _descriptors(server)
@@ -93,8 +104,7 @@ def test_aborted_streams_release_files_and_producers(server: ServerProcess, path
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda _: _abort_one(server, target), range(ABORTS)))
 
-    deadline = time.monotonic() + CHUNK_DELAY_MS / 1000 + 2
-    counts, descriptors = _settled(server, baseline, deadline)
+    counts, descriptors = _settled(server, baseline, _deadline(found))
     assert counts["files"] == 0, counts
     assert counts["producers"] == 0, counts
     assert descriptors <= baseline, (descriptors, baseline)
@@ -109,14 +119,13 @@ def test_aborted_streams_release_files_and_producers(server: ServerProcess, path
 # https://github.com/agronholm/anyio/issues/1257. Strict: a fixed AnyIO turns it green.
 @pytest.mark.xfail(strict=True, reason="AnyIO cancel-delivery spin (agronholm/anyio#1257)")
 def test_aborted_syncify_streams_whose_producer_needs_a_thread(data_dir: Path) -> None:
-    env = {"LOOPLAB_DATA_DIR": str(data_dir)}
-    running = ServerProcess(prelude="import gc; gc.disable()", env=env).start()
+    found = entry("produce-stream.syncify")
+    running = _server(data_dir).start()
     try:
-        target = "/lab/produce-stream/syncify?" + urlencode({**TOKEN_STREAM, "source": "thread"})
+        target = _target(found, source="thread")
         for _ in range(20):
             _abort_one(running, target)
-        deadline = time.monotonic() + CHUNK_DELAY_MS / 1000 + 2
-        counts, _ = _settled(running, _descriptors(running), deadline)
+        counts, _ = _settled(running, _descriptors(running), _deadline(found))
         assert counts["producers"] == 0, counts
     finally:
         running.stop(timeout=2)

@@ -1,18 +1,13 @@
 import io
 
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.api.routes.image import IMAGE_PATH
+from looplab.protocol import CatalogueEntry
+from tests.utils.catalogue import entries, over_entries
 
-IMAGE_PATHS = [
-    "/image/stream",
-    "/image/stream-no-async",
-    "/image/stream-no-async-yield-from",
-    "/image/stream-no-annotation",
-    "/image/stream-no-async-no-annotation",
-]
+IMAGE = over_entries(entries("image"))
 
 
 def test_image_is_a_valid_png() -> None:
@@ -23,9 +18,9 @@ def test_image_is_a_valid_png() -> None:
         assert image.size == (64, 64)
 
 
-@pytest.mark.parametrize("path", IMAGE_PATHS)
-def test_stream_image(client: TestClient, path: str) -> None:
-    response = client.get(path)
+@IMAGE
+def test_stream_image(client: TestClient, found: CatalogueEntry) -> None:
+    response = client.get(found.path)
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content == IMAGE_PATH.read_bytes()
@@ -34,16 +29,16 @@ def test_stream_image(client: TestClient, path: str) -> None:
         assert image.size == (64, 64)
 
 
-@pytest.mark.parametrize("path", IMAGE_PATHS)
-def test_stream_image_whole_on_every_request(client: TestClient, path: str) -> None:
+@IMAGE
+def test_stream_image_whole_on_every_request(client: TestClient, found: CatalogueEntry) -> None:
     # A module-level BytesIO would be drained by the first request.
     expected = IMAGE_PATH.read_bytes()
-    assert [client.get(path).content for _ in range(3)] == [expected] * 3
+    assert [client.get(found.path).content for _ in range(3)] == [expected] * 3
 
 
-@pytest.mark.parametrize("path", IMAGE_PATHS)
-def test_stream_image_arrives_in_chunks(client: TestClient, path: str) -> None:
-    with client.stream("GET", path) as response:
+@IMAGE
+def test_stream_image_arrives_in_chunks(client: TestClient, found: CatalogueEntry) -> None:
+    with client.stream("GET", found.path) as response:
         chunks = list(response.iter_raw())
     # Iterating a binary file yields pieces ending at newline bytes.
     assert len(chunks) > 5

@@ -5,10 +5,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
-from app.catalogue import CATALOGUE
+from app.catalogue import CATALOGUE, entry
 from app.main import create_app
-from looplab.samples import DEFAULT_SIZES, sample_bytes, sample_name
+from app.samples import DEFAULT_SIZES, sample_bytes, sample_name
+from looplab.protocol import CatalogueEntry
 
 from .conftest import app_on
 
@@ -18,7 +20,24 @@ pytestmark = pytest.mark.anyio
 async def test_lab_serves_the_catalogue(lab_client: httpx.AsyncClient) -> None:
     response = await lab_client.get("/lab")
     assert response.status_code == 200
-    assert response.json() == [entry.as_json() for entry in CATALOGUE]
+    assert response.headers["content-type"] == "application/json"
+    # What a reader of /lab parses: every entry, in order, nothing lost on the wire.
+    served = TypeAdapter(list[CatalogueEntry]).validate_json(response.content)
+    assert served == list(CATALOGUE)
+
+
+async def test_lab_uses_the_protocols_wire_names(lab_client: httpx.AsyncClient) -> None:
+    by_id = {found["id"]: found for found in (await lab_client.get("/lab")).json()}
+    read = by_id["read.inline"]
+    assert read["workload"] == {"file": "sample-1MiB.bin", "delay_ms": 300}
+    assert read["cost_ms"] == 300
+    assert read["params"]["delay_ms"] == {"default": 0, "min": 0, "max": 10_000, "choices": None}
+    assert read["params"]["cold"]["choices"] == [False, True]
+    assert {"load", "load_cost_ms"}.isdisjoint(read)
+    assert by_id["story.stream"]["workload"] == {}
+    assert by_id["story.stream"]["cost_ms"] == 0
+    assert by_id["stream.fileresponse"]["params"].keys() == {"file"}
+    assert set(read) == set(entry("read.inline").model_dump())
 
 
 async def test_lab_files_lists_the_samples_with_checksums(lab_client: httpx.AsyncClient) -> None:

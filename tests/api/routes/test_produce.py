@@ -5,29 +5,33 @@ import pytest
 from asyncer import syncify
 
 from app.work import collect_tokens
+from looplab.protocol import CatalogueEntry
+from tests.utils.catalogue import entries, over_entries
 
 pytestmark = pytest.mark.anyio
 
-PRODUCE_PATHS = ["/lab/produce/async", "/lab/produce/syncify", "/lab/produce/asyncio-run"]
+PRODUCE = over_entries(entries("produce"))
 
 
-@pytest.mark.parametrize("path", PRODUCE_PATHS)
+@PRODUCE
 @pytest.mark.parametrize("source", ["async", "thread"])
 async def test_produce_collects_every_token(
-    lab_client: httpx.AsyncClient, path: str, source: str
+    lab_client: httpx.AsyncClient, found: CatalogueEntry, source: str
 ) -> None:
     params = {"items": 5, "item_delay_ms": 20, "source": source}
-    response = await lab_client.get(path, params=params)
+    response = await lab_client.get(found.path, params=params)
     assert response.status_code == 200
     body = response.json()
     assert body["items"] == [f"token-{i} " for i in range(5)]
     assert body["elapsed_ms"] >= 5 * 20
 
 
-@pytest.mark.parametrize("path", PRODUCE_PATHS)
-async def test_produce_defaults_to_ten_tokens(lab_client: httpx.AsyncClient, path: str) -> None:
-    response = await lab_client.get(path, params={"item_delay_ms": 0})
-    assert len(response.json()["items"]) == 10
+@PRODUCE
+async def test_produce_defaults_to_ten_tokens(
+    lab_client: httpx.AsyncClient, found: CatalogueEntry
+) -> None:
+    response = await lab_client.get(found.path, params={"item_delay_ms": 0})
+    assert len(response.json()["items"]) == found.params["items"].default == 10
 
 
 async def test_syncify_on_the_event_loop_is_a_clear_error() -> None:

@@ -14,15 +14,18 @@ import anyio
 import httpx
 import pytest
 
-from looplab.server import ServerProcess
+from app.catalogue import entry
+from app.cli import APP
+from app.core.config import DATA_DIR_ENV
+from looplab.bench import ServerProcess
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timing, pytest.mark.server]
 
 
 @pytest.fixture
 def server_with_tokens(data_dir: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    env = {"LOOPLAB_DATA_DIR": str(data_dir), "LOOPLAB_THREAD_TOKENS": str(request.param)}
-    running = ServerProcess(env=env).start()
+    env = {DATA_DIR_ENV: str(data_dir), "LOOPLAB_THREAD_TOKENS": str(request.param)}
+    running = ServerProcess(APP, env=env).start()
     try:
         yield running
     finally:
@@ -55,7 +58,7 @@ async def test_threadpool_requests_queue_for_tokens_while_ping_stays_fast(
         await client.get("/monitor", params={"window": "tokens", "reset": "true"})
 
         async def one() -> None:
-            response = await client.get("/lab/read/threadpool", params=params)
+            response = await client.get(entry("read.threadpool").path, params=params)
             statuses.append(response.status_code)
 
         async def pinger() -> None:
@@ -87,7 +90,7 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
     params = {"items": 5, "item_delay_ms": 100, "source": "thread"}
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         # Alone, it works: the route holds one token, its producer borrows the other.
-        alone = await client.get("/lab/produce/syncify", params=params)
+        alone = await client.get(entry("produce.syncify").path, params=params)
         assert alone.status_code == 200
         assert len(alone.json()["items"]) == 5
 
@@ -96,7 +99,7 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
 
         async def one() -> None:
             try:
-                await client.get("/lab/produce/syncify", params=params, timeout=3)
+                await client.get(entry("produce.syncify").path, params=params, timeout=3)
             except httpx.ReadTimeout:
                 timed_out.append(True)
 
@@ -114,5 +117,7 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
         assert pool["borrowed"] == 2
         assert pool["waiting"] >= 2
         # Work that needs no thread token still gets done.
-        response = await client.get("/lab/produce/async", params={**params, "source": "async"})
+        response = await client.get(
+            entry("produce.async").path, params={**params, "source": "async"}
+        )
         assert response.status_code == 200

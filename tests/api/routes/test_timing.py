@@ -5,22 +5,23 @@ blocks the very loop ``looplab.testing`` measures. The requests are driven by a
 bare ASGI call whose ``send`` only counts bytes, so no client-side work (httpx
 buffering a 64 MiB body, say) runs on the loop and muddies the figures. Each
 entry is warmed up once (imports, thread and process pools), then 4 concurrent
-requests with its ``load`` run while the lag is measured, and the one verdict
+requests with its ``workload`` run while the lag is measured, and the one verdict
 rule of ``looplab.verdict`` must agree with the entry's ``expect``. An entry
 expected to be responsive may try three times (noise only adds lag).
 """
 
 import gc
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
 from starlette.types import ASGIApp, Message
 
-from app.catalogue import CATALOGUE, Entry
+from looplab.protocol import CatalogueEntry
 from looplab.testing import measure_lag
 from looplab.verdict import Lag, family_verdicts, verdict
+from tests.utils.catalogue import entries, over_entries
 
 from .conftest import app_on
 
@@ -33,7 +34,7 @@ RESPONSIVE_TRIES = 3
 _measured: dict[str, Lag] = {}
 
 
-async def _call(app: ASGIApp, entry: Entry) -> int:
+async def _call(app: ASGIApp, entry: CatalogueEntry) -> int:
     """One request as uvicorn would make it; returns the body's length."""
     scope = {
         "type": "http",
@@ -43,7 +44,7 @@ async def _call(app: ASGIApp, entry: Entry) -> int:
         "scheme": "http",
         "path": entry.path,
         "raw_path": entry.path.encode(),
-        "query_string": urlencode(entry.load).encode(),
+        "query_string": urlsplit(entry.url("")).query.encode(),
         "root_path": "",
         "headers": [(b"host", b"lab")],
         "client": ("127.0.0.1", 50000),
@@ -76,13 +77,13 @@ async def _call(app: ASGIApp, entry: Entry) -> int:
     return size
 
 
-async def _run_batch(app: ASGIApp, entry: Entry) -> None:
+async def _run_batch(app: ASGIApp, entry: CatalogueEntry) -> None:
     async with anyio.create_task_group() as group:
         for _ in range(CONCURRENCY):
             group.start_soon(_call, app, entry)
 
 
-async def _measure_once(app: ASGIApp, entry: Entry) -> Lag:
+async def _measure_once(app: ASGIApp, entry: CatalogueEntry) -> Lag:
     # The test process's own garbage is not the subject: collect it beforehand and
     # freeze the survivors, so a full collection cannot pause the measured loop.
     gc.collect()
@@ -95,7 +96,7 @@ async def _measure_once(app: ASGIApp, entry: Entry) -> Lag:
     return Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
 
 
-async def _measure(app: ASGIApp, entry: Entry) -> Lag:
+async def _measure(app: ASGIApp, entry: CatalogueEntry) -> Lag:
     if entry.id not in _measured:
         await _run_batch(app, entry)  # warm-up
         # Noise (another process taking the CPU) only ever adds lag: it can make a
@@ -106,26 +107,26 @@ async def _measure(app: ASGIApp, entry: Entry) -> Lag:
         while True:
             attempt += 1
             lag = await _measure_once(app, entry)
-            if verdict(lag, entry.load_cost_ms) == entry.expect or attempt == tries:
+            if verdict(lag, entry.cost_ms) == entry.expect or attempt == tries:
                 break
         _measured[entry.id] = lag
         print(
-            f"\nlooplab-timing {entry.id}: expect {entry.expect}, cost {entry.load_cost_ms:g} ms,"
+            f"\nlooplab-timing {entry.id}: expect {entry.expect}, cost {entry.cost_ms:g} ms,"
             f" max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms (try {attempt})"
         )
     return _measured[entry.id]
 
 
-@pytest.mark.parametrize("entry", CATALOGUE, ids=[entry.id for entry in CATALOGUE])
-async def test_entry_does_what_the_catalogue_expects(entry: Entry, data_dir: Path) -> None:
+@over_entries(entries(), argname="entry")
+async def test_entry_does_what_the_catalogue_expects(entry: CatalogueEntry, data_dir: Path) -> None:
     app = app_on(data_dir)
     lag = await _measure(app, entry)
     if entry.expect == "degrades":
-        family = [e for e in CATALOGUE if e.family == entry.family]
+        family = entries(entry.family)
         lags = {e.id: await _measure(app, e) for e in family}
-        costs = {e.id: e.load_cost_ms for e in family}
+        costs = {e.id: e.cost_ms for e in family}
         judged = family_verdicts(lags, costs)
         # Worse than the family's responsive approaches, better than its blocking one.
         assert judged == {e.id: e.expect for e in family}, lags
     else:
-        assert verdict(lag, entry.load_cost_ms) == entry.expect, (entry.id, lag)
+        assert verdict(lag, entry.cost_ms) == entry.expect, (entry.id, lag)

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from looplab.bench.http import HttpError, Target, connect
+from looplab.bench._http import HttpError, Target, connect
 
 Reply = Callable[[int], list[bytes]]
 

@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from looplab.bench.load import load
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess
+from looplab.bench._load import load
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 
@@ -35,7 +35,7 @@ async def test_every_body_byte_is_counted(test_server: ServerProcess, framing: s
     # The server answered every request the client counted, plus those cut off.
     assert result.requests <= served <= result.requests + 4
     assert result.throughput_rps == pytest.approx(result.requests / 1.0)
-    assert 0 < result.work_ms["p50"] <= result.work_ms["p99"] <= result.work_ms["max"]
+    assert 0 < result.work_ms.p50 <= result.work_ms.p99 <= result.work_ms.max
     assert elapsed < 5  # it ends at its deadline, not when it feels like it
 
 

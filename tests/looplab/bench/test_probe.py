@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from looplab.bench.probe import probe
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess
+from looplab.bench._probe import probe
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 
@@ -48,12 +48,12 @@ async def test_one_stall_shows_in_the_probe_p99(test_server: ServerProcess) -> N
 
     assert result.errors == 0
     assert result.completed == result.sent == 300
-    assert result.probe_ms["max"] >= 900  # the first request due in the stall waited it all
-    assert result.probe_ms["p99"] >= 800
-    assert result.probe_ms["p90"] >= 300
-    assert result.probe_ms["p50"] < 100  # outside the stall the server is fast
+    assert result.probe_ms.max >= 900  # the first request due in the stall waited it all
+    assert result.probe_ms.p99 >= 800
+    assert result.probe_ms.p90 >= 300
+    assert result.probe_ms.p50 < 100  # outside the stall the server is fast
     # The trace places the stall in time: the worst buckets are within [1 s, 2 s].
-    worst_t = result.trace_t_s[result.trace_ms.index(max(result.trace_ms))]
+    worst_t = result.trace.t_s[result.trace.probe_ms.index(max(result.trace.probe_ms))]
     assert 0.9 <= worst_t <= 2.1
 
 
@@ -72,7 +72,7 @@ async def test_closed_loop_hides_the_same_stall(test_server: ServerProcess) -> N
 async def test_idle_probe_is_fast_and_complete(test_server: ServerProcess) -> None:
     result = await probe(test_server.url + "/ping", rate_hz=200, duration_s=1.0)
     assert (result.sent, result.completed, result.errors) == (200, 200, 0)
-    assert 0 < result.probe_ms["p50"] <= result.probe_ms["p99"] <= result.probe_ms["max"]
+    assert 0 < result.probe_ms.p50 <= result.probe_ms.p99 <= result.probe_ms.max
 
 
 async def test_unanswered_requests_count_as_errors_at_their_latency(
@@ -86,4 +86,4 @@ async def test_unanswered_requests_count_as_errors_at_their_latency(
     await stall_after(test_server.url, 0.5, 2500)
     result = await probing
     assert result.errors > 0
-    assert result.probe_ms["max"] >= 900
+    assert result.probe_ms.max >= 900

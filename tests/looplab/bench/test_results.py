@@ -1,10 +1,17 @@
-"""The results schema catches what a consumer of results.json would trip on."""
+"""results.json: a conforming document round-trips; a departure is refused, naming the field."""
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
-from looplab.bench.results import SCHEMA_VERSION, validate
+import pytest
+from pydantic import ValidationError
 
+from looplab.bench import read_results, write_results
+from looplab.protocol import SCHEMA_VERSION, BenchResults, BenchSettings, Frame, TargetRecord
+
+TRACE: dict[str, Any] = {"t_s": [0.0, 0.05], "probe_ms": [1.2, 900.0]}
 RUN: dict[str, Any] = {
     "id": "read.inline",
     "family": "read",
@@ -24,6 +31,9 @@ RUN: dict[str, Any] = {
     "top_blocker": {"file": "app/work.py", "line": 12, "function": "read"},
     "verdict": "blocks",
     "agrees": True,
+    "verdict_source": "server lag",
+    "cost_ms": 300.0,
+    "trace": TRACE,
 }
 RESULTS: dict[str, Any] = {
     "schema_version": SCHEMA_VERSION,
@@ -37,17 +47,47 @@ RESULTS: dict[str, Any] = {
         "platform": "Linux",
         "date": "2026-11-24T23:00:00+00:00",
         "settings": {},
+        "server": "app.main:app",
+        "monitor": True,
     },
     "idle": {
         "probe_ms": {"p50": 1.0, "p90": 1.5, "p99": 2.0, "max": 3.0},
         "lag_ms": {"p99": None, "max": None},
+        "trace": TRACE,
     },
     "runs": [RUN],
 }
 
 
-def test_a_conforming_document_passes() -> None:
-    assert validate(RESULTS) == []
+def write(tmp_path: Path, document: Any) -> Path:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_conforming_document_passes(tmp_path: Path) -> None:
+    results = read_results(write(tmp_path, RESULTS))
+    assert results.schema_version == SCHEMA_VERSION == 2
+    assert results.meta.settings == BenchSettings()
+    (run,) = results.runs
+    assert (run.id, run.probe_ms.p99, run.work_ms.max) == ("read.inline", 1800.0, 1800.0)
+    assert run.top_blocker == Frame(file="app/work.py", line=12, function="read")
+    assert results.targets is None
+
+
+def test_results_round_trip_through_write_and_read(tmp_path: Path) -> None:
+    results = BenchResults.model_validate(RESULTS).with_targets(
+        [TargetRecord(name="sendfile", value="1.0 GB/s", target=">= 0.5 GB/s", met=True, detail="")]
+    )
+    path = tmp_path / "deep" / "results.json"
+    write_results(results, path)
+    again = read_results(path)
+    assert again == results
+    # The file is plain JSON with the wire names, and the targets carry their line.
+    written = json.loads(path.read_text())
+    assert written["schema_version"] == SCHEMA_VERSION
+    assert written["runs"][0]["top_blocker"] == RUN["top_blocker"]
+    assert written["targets"][0]["line"] == "sendfile: 1.0 GB/s (>= 0.5 GB/s)"
 
 
 def test_server_figures_may_be_null() -> None:
@@ -55,25 +95,62 @@ def test_server_figures_may_be_null() -> None:
     run = results["runs"][0]
     run.update(lag_ms={"p99": None, "max": None}, threadpool_peak_borrowed=None, stalls=None)
     run["top_blocker"] = None
-    assert validate(results) == []
+    run["verdict_source"] = "probe"
+    parsed = BenchResults.model_validate(results).runs[0]
+    assert (parsed.lag_ms.p99, parsed.stalls, parsed.top_blocker) == (None, None, None)
 
 
-def test_each_departure_is_named() -> None:
+@pytest.mark.parametrize(
+    ("spoil", "fields", "complaint"),
+    [
+        (lambda r: r["runs"][0]["probe_ms"].pop("p99"), ["runs.0.probe_ms.p99"], "Field required"),
+        (lambda r: r["runs"][0].update(requests="many"), ["runs.0.requests"], "integer"),
+        (lambda r: r["runs"][0].update(verdict="slow"), ["runs.0.verdict"], "'blocks'"),
+        (
+            lambda r: r["runs"][0].update(top_blocker={"file": "x"}),
+            ["runs.0.top_blocker.line", "runs.0.top_blocker.function"],
+            "Field required",
+        ),
+        (lambda r: r["meta"].pop("server"), ["meta.server"], "Field required"),
+        (lambda r: r["idle"].pop("trace"), ["idle.trace"], "Field required"),
+        (lambda r: r.update(schema_version=1), ["schema_version"], "2"),
+        (lambda r: r.update(schema_version=99), ["schema_version"], "2"),
+        (lambda r: r.update(runs="no"), ["runs"], "valid array"),
+    ],
+)
+def test_each_departure_is_refused_naming_the_field(
+    tmp_path: Path, spoil: Any, fields: list[str], complaint: str
+) -> None:
     results = copy.deepcopy(RESULTS)
-    del results["runs"][0]["probe_ms"]["p99"]
-    results["runs"][0]["requests"] = True  # a bool is not a count
-    results["runs"][0]["verdict"] = "slow"
-    results["runs"][0]["top_blocker"] = {"file": "x"}
-    results["meta"]["versions"].pop("anyio")
-    results["schema_version"] = 99
-    problems = validate(results)
-    assert "runs[0].probe_ms.p99: missing" in problems
-    assert any(p.startswith("runs[0].requests: expected int") for p in problems)
-    assert any(p.startswith("runs[0].verdict: not one of") for p in problems)
-    assert any(p.startswith("runs[0].top_blocker") for p in problems)
-    assert "meta.versions.anyio: missing" in problems
-    assert "schema_version: expected 1" in problems
+    spoil(results)
+    with pytest.raises(ValidationError) as invalid:
+        BenchResults.model_validate(results)
+    # Exactly the departures are named, nothing else in the document.
+    assert [".".join(map(str, e["loc"])) for e in invalid.value.errors()] == fields
+    with pytest.raises(ValueError, match="not a looplab results file") as refused:
+        read_results(write(tmp_path, results))
+    message = str(refused.value)
+    assert all(f"{field}: " in message for field in fields)
+    assert complaint in message
 
 
-def test_not_an_object() -> None:
-    assert validate([]) == ["results: expected an object"]
+def test_not_an_object(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a looplab results file"):
+        read_results(write(tmp_path, []))
+
+
+def test_not_json_or_missing(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not a looplab results file"):
+        read_results(path)
+    with pytest.raises(ValueError, match="cannot read"):
+        read_results(tmp_path / "absent.json")
+
+
+def test_readers_accept_fields_from_newer_writers_and_refuse_changes() -> None:
+    results = copy.deepcopy(RESULTS)
+    results["runs"][0]["added_later"] = 1  # additive changes do not break older readers
+    parsed = BenchResults.model_validate(results)
+    with pytest.raises(ValidationError, match="frozen"):
+        parsed.runs[0].agrees = False

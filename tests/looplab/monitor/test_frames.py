@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from looplab.monitor.frames import blame_of, is_user_file, route_of, route_paths, walk_stack
+from looplab.monitor._frames import blame_of, is_user_file, route_of, route_paths, walk_stack
 from looplab.testing import measure_lag
 
 inner = APIRouter(prefix="/inner")

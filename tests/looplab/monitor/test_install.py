@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from looplab.bench import ServerProcess
 from looplab.monitor import instrument
-from looplab.monitor.frames import route_paths
-from looplab.server import ServerProcess
+from looplab.monitor._frames import route_paths
 
 MONITOR_PATHS = {"/monitor", "/monitor/stream", "/metrics"}
 
@@ -81,6 +81,38 @@ async def test_a_plain_starlette_app_gets_the_monitor_too(prefix: str) -> None:
     assert stall["blame"]["function"] == "block"
 
 
+def test_metrics_follow_the_option_and_prometheus_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    without = FastAPI()
+    assert instrument(without, metrics=False, env={}) is not None
+    assert paths(without) >= {"/ping", "/monitor", "/monitor/stream"}
+    assert "/metrics" not in paths(without)
+    # The default mounts /metrics only where prometheus-client can be imported.
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "prometheus_client" else real_find_spec(name, *args),
+    )
+    missing = FastAPI()
+    instrument(missing, env={})
+    assert "/metrics" not in paths(missing)
+    forced = FastAPI()
+    instrument(forced, metrics=True, env={})
+    assert MONITOR_PATHS <= paths(forced)
+
+
+def test_ping_and_monitor_are_documented_with_their_models() -> None:
+    app = FastAPI()
+    instrument(app, env={})
+    schema = app.openapi()
+    ping = schema["paths"]["/ping"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ping["schema"] == {"$ref": "#/components/schemas/Ping"}
+    read = schema["paths"]["/monitor"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert read["schema"] == {"$ref": "#/components/schemas/MonitorSnapshot"}
+
+
 @pytest.mark.parametrize("tokens", ["0", "-3", "many"])
 def test_bad_thread_tokens_are_refused(tokens: str) -> None:
     with pytest.raises(ValueError, match="LOOPLAB_THREAD_TOKENS"):
@@ -121,7 +153,7 @@ def serving(log_path: Path, *args: str, env: dict[str, str] | None = None) -> It
     """``looplab serve --port 0 ARGS`` in a subprocess; yields its URL."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "looplab.cli", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "looplab._cli", "serve", "--port", "0", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from looplab.server import ServerProcess
+from looplab.bench import ServerProcess
+from looplab.protocol import MonitorSnapshot
 from tests.looplab import sample_app
 from tests.looplab.sample_app import line_of
 
@@ -40,6 +41,9 @@ def read(server: ServerProcess, window: str, reset: bool = False) -> dict:  # ty
     params = {"window": window, "reset": str(reset).lower()}
     response = httpx.get(server.url + "/monitor", params=params, timeout=30)
     assert response.status_code == 200, response.text
+    # Every document served is what looplab's readers parse.
+    snapshot = MonitorSnapshot.model_validate_json(response.content)
+    assert snapshot.window == window
     return response.json()  # type: ignore[no-any-return]
 
 
@@ -168,6 +172,8 @@ def test_sse_stream_sends_the_connection_window(server: ServerProcess) -> None:
                     break
     assert {e["event"] for e in events} == {"monitor"}
     documents = [json.loads(e["data"]) for e in events]
+    snapshots = [MonitorSnapshot.model_validate_json(e["data"]) for e in events]
+    assert all(snapshot.window is None for snapshot in snapshots)  # the connection's own
     assert all(MONITOR_KEYS <= d.keys() for d in documents)
     assert any(s["route"] == "/slow" for s in documents[-1]["stalls"]["recent"])
     assert documents[-1]["since"] == documents[0]["since"]

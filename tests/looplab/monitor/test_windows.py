@@ -3,12 +3,17 @@
 import pytest
 
 from looplab.monitor import DEFAULT_WINDOW, LoopMonitor
-from looplab.monitor.frames import Frame
-from looplab.monitor.stalls import Stall
+from looplab.protocol import Blocker, Frame, Stall, WindowCounts
 
 
 def stall(ms: float) -> Stall:
-    return Stall("2026-01-01T00:00:00.000Z", ms, "/x", Frame("app.py", 3, "handler"), None)
+    return Stall(
+        started_at="2026-01-01T00:00:00.000Z",
+        duration_ms=ms,
+        route="/x",
+        blame=Frame(file="app.py", line=3, function="handler"),
+        reason=None,
+    )
 
 
 def test_windows_record_independently_and_reset_alone() -> None:
@@ -19,13 +24,13 @@ def test_windows_record_independently_and_reset_alone() -> None:
         window.record(200_000, 5_000)
         window.add_stall(stall(200))
     monitor.reset(first)
-    assert (first.samples, first.stall_count, first.lag_ms()["max"]) == (0, 0, 0.0)
-    assert (second.samples, second.stall_count, second.lag_ms()["max"]) == (1, 1, 200.0)
+    assert (first.samples, first.stall_count, first.lag_ms().max) == (0, 0, 0.0)
+    assert (second.samples, second.stall_count, second.lag_ms().max) == (1, 1, 200.0)
     assert second.top() == [
-        {"file": "app.py", "line": 3, "function": "handler", "count": 1, "total_ms": 200.0}
+        Blocker(file="app.py", line=3, function="handler", count=1, total_ms=200.0)
     ]
     monitor.close_window(private)
-    assert monitor.snapshot(second, "second")["windows"] == {"named": 3, "streams": 0}
+    assert monitor.snapshot(second, "second").windows == WindowCounts(named=3, streams=0)
 
 
 def test_corrected_percentiles_fill_in_the_stall() -> None:
@@ -35,9 +40,9 @@ def test_corrected_percentiles_fill_in_the_stall() -> None:
     window.record(1_000_000, 5_000)  # one tick a second late: ~200 probes would have waited
     lag = window.lag_ms()
     assert window.samples == 100
-    assert lag["max"] == 1000.0
-    assert lag["p50"] > 100  # most moments of this second fell inside the stall
-    assert lag["p99"] > 900
+    assert lag.max == 1000.0
+    assert lag.p50 > 100  # most moments of this second fell inside the stall
+    assert lag.p99 > 900
 
 
 def test_named_windows_are_bounded_and_keep_default() -> None:
@@ -46,7 +51,7 @@ def test_named_windows_are_bounded_and_keep_default() -> None:
     for index in range(200):
         monitor.window(f"w{index}")
     assert monitor.window(DEFAULT_WINDOW) is default
-    assert monitor.snapshot(default)["windows"]["named"] == 32
+    assert monitor.snapshot(default).windows.named == 32
     assert monitor.window("w199").samples == 0
 
 
@@ -57,7 +62,7 @@ def test_bad_window_names_are_refused(name: str) -> None:
 
 
 def test_index_tables_match_hdrh_index_by_index() -> None:
-    from looplab.monitor.window import _index_values, _new_histogram
+    from looplab.monitor._window import _index_values, _new_histogram
 
     histogram = _new_histogram()
     highest, median = _index_values()
@@ -77,13 +82,13 @@ def test_lag_figures_match_hdrh_own_answers() -> None:
     histogram = window._histogram
     lag = window.lag_ms()
     for name, percentile in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
-        assert lag[name] == round(histogram.get_value_at_percentile(percentile) / 1e3, 3)
-    assert lag["mean"] == round(histogram.get_mean_value() / 1e3, 3)
+        assert getattr(lag, name) == round(histogram.get_value_at_percentile(percentile) / 1e3, 3)
+    assert lag.mean == round(histogram.get_mean_value() / 1e3, 3)
 
 
 @pytest.mark.parametrize("lag_us", [0, 1, 4_999, 5_000, 5_001, 12_345, 1_000_000, 10**12])
 def test_recording_matches_hdrh_record_corrected_value(lag_us: int) -> None:
-    from looplab.monitor.window import _new_histogram
+    from looplab.monitor._window import _new_histogram
 
     window = LoopMonitor().window()
     window.record(lag_us, 5_000)

@@ -1,0 +1,67 @@
+"""``looplab serve``: the lab's command, added to the ``looplab`` command by an entry point.
+
+The instrument owns the ``looplab`` console script; the lab registers this
+function under the entry-point group ``looplab.commands`` (see pyproject.toml).
+"""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from looplab.bench import UVICORN_LOOPS
+from looplab.monitor import prepare_multiprocess_dir
+
+__all__ = ["APP", "serve"]
+
+APP = "app.main:app"
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Loop(StrEnum):
+    # "asyncio" is looplab's timed asyncio loop, so /monitor can report utilization.
+    auto = "auto"
+    asyncio = "asyncio"
+    uvloop = "uvloop"
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    # prometheus-client's multiprocess mode: every worker writes its metrics to files in
+    # one directory, which must exist, empty, before the workers fork, and go afterwards.
+    given = os.environ.get(_MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="looplab-metrics-"))
+    prepare_multiprocess_dir(path)
+    os.environ[_MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if not given:
+            del os.environ[_MULTIPROC_ENV]
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    loop: Annotated[Loop, typer.Option(help="Event loop implementation.")] = Loop.auto,
+    reload: Annotated[bool, typer.Option(help="Restart when the code changes.")] = False,
+) -> None:
+    """Serve the lab app with uvicorn."""
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload runs a single process", param_hint="--workers")
+    typer.echo(f"looplab: docs at http://{host}:{port}/docs")
+    options = {"host": host, "port": port, "workers": workers, "loop": UVICORN_LOOPS[loop.value]}
+    if workers > 1:
+        with _multiprocess_metrics():
+            uvicorn.run(APP, **options)  # type: ignore[arg-type]
+        return
+    uvicorn.run(APP, reload=reload, **options)  # type: ignore[arg-type]

@@ -1,0 +1,288 @@
+"""The loop monitor: a ticker on the loop, a watchdog beside it, windows to read.
+
+The ticker is a plain ``call_later`` callback (no task, so it costs a few
+microseconds per tick) that records how late it woke. Nothing is patched: any
+kind of blocking, Python, C extension or system call, delays the tick the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import CodeType
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from looplab._extras import requires
+from looplab.monitor._frames import is_user_file, route_paths
+from looplab.monitor._stalls import build_stall
+from looplab.monitor._threadpool import ThreadPoolReading, read_limiter
+from looplab.monitor._utilization import idle_mark, utilization_between
+from looplab.monitor._watchdog import Watchdog
+from looplab.monitor._window import CORRECTED_FIGURES, Window, corrected_indexes, warm_up
+from looplab.protocol import (
+    LoopFigures,
+    MonitorSnapshot,
+    StallFigures,
+    ThreadPoolFigures,
+    WindowCounts,
+)
+
+if TYPE_CHECKING:
+    from looplab.monitor._prometheus import PrometheusExporter
+
+__all__ = ["DEFAULT_WINDOW", "WINDOW_NAME", "LoopMonitor"]
+
+DEFAULT_WINDOW = "default"
+WINDOW_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Named windows come from query strings: bound them, forgetting the least recently read.
+_MAX_NAMED_WINDOWS = 32
+# Gauges in multiprocess mode are only seen if written: refresh them this often.
+_GAUGE_PERIOD_S = 1.0
+
+
+def _exporter() -> PrometheusExporter:
+    with requires("prometheus", "Prometheus export (/metrics)"):
+        from looplab.monitor._prometheus import PrometheusExporter
+
+        return PrometheusExporter()
+
+
+class LoopMonitor:
+    """Measures one event loop: lag, stalls with blame, thread pool and utilization.
+
+    ``start()`` on the loop (a lifespan, a test) and ``stop()`` on the same loop.
+    ``app`` (any Starlette/FastAPI app) lets a stall name the route being served;
+    ``is_user_frame`` decides which files a stall may blame.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval_ms: float = 5.0,
+        stall_threshold_ms: float = 50.0,
+        app: Any = None,
+        is_user_frame: Callable[[str], bool] = is_user_file,
+        prometheus: bool = False,
+    ) -> None:
+        if interval_ms <= 0 or stall_threshold_ms <= 0:
+            raise ValueError("interval_ms and stall_threshold_ms must be positive")
+        self.interval_s = interval_ms / 1e3
+        self.stall_threshold_s = stall_threshold_ms / 1e3
+        self._interval_us = max(1, round(interval_ms * 1e3))
+        self._app = app
+        self._is_user_frame = is_user_frame
+        self.exporter: PrometheusExporter | None = _exporter() if prometheus else None
+        warm_up()  # here, not in the first snapshot served from the loop
+        self._named: OrderedDict[str, Window] = OrderedDict({DEFAULT_WINDOW: Window()})
+        self._anonymous: set[Window] = set()
+        self._windows: list[Window] = []
+        self._refresh_windows()
+        self._routes: dict[CodeType, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: CapacityLimiter | None = None
+        self._watchdog: Watchdog | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+        self._next_gauges = 0.0
+        self._gauge_mark: tuple[float, float] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def start(self) -> None:
+        """Start ticking on the running loop; the first tick is due one interval from now."""
+        if self.running:
+            raise RuntimeError("the monitor is already running")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._limiter = anyio.to_thread.current_default_thread_limiter()
+        self._routes = route_paths(self._app) if self._app is not None else {}
+        mark = idle_mark(loop)
+        for window in self._windows:
+            window.reset(mark)
+        self._gauge_mark = mark
+        # Poll often enough to catch a stall just over the threshold a few times.
+        period = min(max(self.stall_threshold_s / 4, 0.001), 0.025)
+        self._watchdog = Watchdog(threading.get_ident(), period, sample_after_s=period)
+        # Anchored now: a block that begins right after start() still makes this tick late.
+        self._due = time.perf_counter() + self.interval_s
+        self._watchdog.beat(self._due)
+        self._watchdog.start()
+        self._handle = loop.call_later(self.interval_s, self._tick)
+
+    def stop(self) -> None:
+        """Stop ticking; a stall still in progress is recorded first."""
+        if self._handle is None:
+            return
+        self._handle.cancel()
+        self._handle = None
+        now = time.perf_counter()
+        if now > self._due:
+            # The loop is late for a tick that will not come: that lateness counts too.
+            self._record(now)
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+
+    # -- the ticker ----------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self._record(time.perf_counter())
+        assert self._loop is not None
+        self._handle = self._loop.call_later(self.interval_s, self._tick)
+        if self.exporter is not None and now >= self._next_gauges:
+            self._next_gauges = now + _GAUGE_PERIOD_S
+            self._update_gauges()
+
+    # Two hooks for benchmarks/monitor_overhead.py, which measures the monitor's own cost.
+    def _bench_record_tick(self) -> None:
+        # Record a tick now, as the ticker does.
+        self._record(time.perf_counter())
+
+    def _bench_watchdog_native_id(self) -> int:
+        # The native id of the watchdog thread, for reading its CPU time.
+        if self._watchdog is None:
+            raise RuntimeError("the monitor is not running")
+        return self._watchdog.native_id
+
+    def _record(self, now: float) -> float:
+        lag = max(0.0, now - self._due)
+        lag_us = round(lag * 1e6)
+        indexes = corrected_indexes(lag_us, self._interval_us)
+        for window in self._windows:
+            window.record_indexes(lag_us, indexes)
+        if self.exporter is not None:
+            self.exporter.observe_lag(lag, self.interval_s)
+        if lag >= self.stall_threshold_s:
+            self._record_stall(lag)
+        if self._limiter is not None:
+            borrowed = self._limiter.borrowed_tokens
+            for window in self._windows:
+                if borrowed > window.peak_borrowed:
+                    window.peak_borrowed = borrowed
+        self._due = now + self.interval_s
+        if self._watchdog is not None:
+            self._watchdog.beat(self._due)
+        return now
+
+    def _record_stall(self, lag: float) -> None:
+        samples = self._watchdog.take() if self._watchdog is not None else []
+        started = datetime.now(UTC) - timedelta(seconds=lag)
+        stall = build_stall(started, lag, samples, self._routes, self._is_user_frame)
+        for window in self._windows:
+            window.add_stall(stall)
+        if self.exporter is not None:
+            self.exporter.observe_stall(lag)
+
+    def _update_gauges(self) -> None:
+        assert self.exporter is not None
+        mark = None if self._loop is None else idle_mark(self._loop)
+        utilization = utilization_between(self._gauge_mark, mark)
+        self._gauge_mark = mark
+        self.exporter.set_gauges(self.threadpool(), utilization)
+
+    # -- windows -------------------------------------------------------------------------------
+
+    def _refresh_windows(self) -> None:
+        # The ticker walks a plain list: cheaper than two containers on every tick.
+        self._windows = [*self._named.values(), *self._anonymous]
+
+    def _mark(self) -> tuple[float, float] | None:
+        return None if self._loop is None else idle_mark(self._loop)
+
+    def window(self, name: str = DEFAULT_WINDOW) -> Window:
+        """The named window, created on first use (names match ``WINDOW_NAME``)."""
+        if not WINDOW_NAME.match(name):
+            raise ValueError(f"invalid window name {name!r}: use 1-64 of A-Z a-z 0-9 _ . : -")
+        window = self._named.get(name)
+        if window is None:
+            window = self._named[name] = Window(self._mark())
+            while len(self._named) > _MAX_NAMED_WINDOWS:
+                oldest = next(key for key in self._named if key != DEFAULT_WINDOW)
+                del self._named[oldest]
+            self._refresh_windows()
+        self._named.move_to_end(name)
+        return window
+
+    def drop_window(self, name: str) -> bool:
+        """Forget a named window (not the default one); False if there was none."""
+        if name == DEFAULT_WINDOW:
+            raise ValueError("the default window cannot be dropped")
+        dropped = self._named.pop(name, None) is not None
+        self._refresh_windows()
+        return dropped
+
+    def reset(self, window: Window) -> None:
+        window.reset(self._mark())
+
+    def open_window(self) -> Window:
+        """A private window (one per SSE connection); close it with :meth:`close_window`."""
+        window = Window(self._mark())
+        self._anonymous.add(window)
+        self._refresh_windows()
+        return window
+
+    def close_window(self, window: Window) -> None:
+        self._anonymous.discard(window)
+        self._refresh_windows()
+
+    # -- readings ------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str | None:
+        if self._loop is None:
+            return None
+        return type(self._loop).__module__.split(".")[0]
+
+    def threadpool(self) -> ThreadPoolReading:
+        if self._limiter is None:
+            return ThreadPoolReading(total_tokens=0, borrowed=0, waiting=0)
+        return read_limiter(self._limiter)
+
+    def snapshot(self, window: Window, name: str | None = None) -> MonitorSnapshot:
+        """The document served at ``/monitor`` for ``window``."""
+        pool = self.threadpool()
+        window.peak_borrowed = max(window.peak_borrowed, pool.borrowed)
+        return MonitorSnapshot(
+            window=name,
+            since=window.since.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            windows=WindowCounts(named=len(self._named), streams=len(self._anonymous)),
+            loop=LoopFigures(
+                backend=self.backend,
+                running=self.running,
+                interval_ms=self.interval_s * 1e3,
+                samples=window.samples,
+                lag_ms=window.lag_ms(),
+                corrected=list(CORRECTED_FIGURES),
+                utilization=utilization_between(window.utilization_mark, self._mark()),
+            ),
+            threadpool=ThreadPoolFigures(
+                total_tokens=pool.total_tokens,
+                borrowed=pool.borrowed,
+                waiting=pool.waiting,
+                peak_borrowed=window.peak_borrowed,
+            ),
+            stalls=StallFigures(
+                threshold_ms=self.stall_threshold_s * 1e3,
+                count=window.stall_count,
+                total_ms=round(window.stall_total_ms, 3),
+                recent=list(window.recent),
+                top=window.top(),
+            ),
+        )
+
+    def refresh_gauges(self) -> None:
+        """Write this worker's thread-pool and utilization gauges now (before a scrape)."""
+        if self.exporter is not None:
+            self._update_gauges()

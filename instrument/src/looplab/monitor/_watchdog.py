@@ -1,0 +1,84 @@
+"""The watchdog: a thread that samples the loop thread's stack while the loop is stalled.
+
+The loop cannot report its own stall while it is stuck, so a second thread
+watches the ticker's heartbeat. Once the next tick is overdue it reads the loop
+thread's stack with ``sys._current_frames()`` every polling period, until the
+loop ticks again and collects the samples. GIL caveat: a C call that holds the
+GIL also stops this thread, which delays (or prevents) the sample; the lag
+itself is measured by the ticker and stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from looplab.monitor._frames import RawFrame, current_stack_of
+
+__all__ = ["Watchdog"]
+
+# A stall of many seconds must not grow memory without bound; its first samples name it.
+_MAX_SAMPLES = 256
+
+
+class Watchdog:
+    """Samples ``loop_thread_id``'s stack whenever the heartbeat is ``sample_after_s`` overdue."""
+
+    def __init__(self, loop_thread_id: int, period_s: float, sample_after_s: float) -> None:
+        self._loop_thread_id = loop_thread_id
+        self._period_s = period_s
+        self._sample_after_s = sample_after_s
+        # (sequence number, perf_counter time the next tick is due), replaced whole so the
+        # watchdog never reads a half-updated pair without taking a lock on every tick.
+        self._beat: tuple[int, float] = (0, math.inf)
+        self._samples: list[tuple[int, list[RawFrame]]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="looplab-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    @property
+    def native_id(self) -> int:
+        native_id = self._thread.native_id
+        if native_id is None:
+            raise RuntimeError("the watchdog thread has not started")
+        return native_id
+
+    def beat(self, next_due: float) -> None:
+        """Called by the loop thread on every tick: the loop is alive until ``next_due``."""
+        self._beat = (self._beat[0] + 1, next_due)
+        if self._samples:
+            with self._lock:
+                self._samples.clear()
+
+    def take(self) -> list[list[RawFrame]]:
+        """The stacks sampled since the last beat (called by the loop thread)."""
+        current = self._beat[0]
+        with self._lock:
+            taken = [stack for seq, stack in self._samples if seq == current]
+            self._samples.clear()
+        return taken
+
+    def _run(self) -> None:
+        # time.sleep, not Event.wait: it wakes with far less Python work, and this runs
+        # dozens of times a second beside a loop that may be saturated.
+        while not self._stopping.is_set():
+            time.sleep(self._period_s)
+            seq, due = self._beat
+            if time.perf_counter() - due < self._sample_after_s:
+                continue
+            stack = current_stack_of(self._loop_thread_id)
+            if stack is None:
+                continue
+            with self._lock:
+                # A beat in between means the loop moved on: this stack is not the stall's.
+                if self._beat[0] == seq and len(self._samples) < _MAX_SAMPLES:
+                    self._samples.append((seq, stack))
