@@ -160,40 +160,6 @@ class Family:
         )
 
 
-FILE = ChoiceParam(
-    default=sample_name(MiB),
-    choices=tuple(sample_name(size) for size in DEFAULT_SIZES),
-    description="A plain file name in the data directory (see /lab/files); the samples are listed.",
-)
-DELAY_MS = NumberParam(
-    default=0,
-    min=0,
-    max=10_000,
-    description="Simulated storage latency, paid inside every blocking read call (ms).",
-)
-COLD = FlagParam(
-    default=False,
-    description="Evict the file from the page cache first, so the read waits on the disk.",
-)
-CHUNK_SIZE = NumberParam(
-    default=64 * KiB, min=1 * KiB, max=8 * MiB, description="Bytes per read call and chunk."
-)
-ITEMS = NumberParam(default=10, min=1, max=100_000, description="Tokens the producer yields.")
-ITEM_DELAY_MS = NumberParam(
-    default=30, min=0, max=10_000, description="Wait before each token (ms)."
-)
-SOURCE = ChoiceParam(
-    default="async",
-    choices=get_args(TokenSource),
-    description=(
-        "How the producer waits: 'async' awaits a timer (an async client); "
-        "'thread' waits in a worker thread (an async wrapper around a sync client)."
-    ),
-)
-CPU_MS = NumberParam(
-    default=100, min=0, max=10_000, description="Thread CPU time to burn (ms, time.thread_time)."
-)
-
 _READ_PARAMS: Mapping[str, Param] = {"file": FILE, "delay_ms": DELAY_MS, "cold": COLD}
 _PRODUCE_PARAMS: Mapping[str, Param] = {
     "items": ITEMS,

@@ -136,6 +136,11 @@ def isolation(results: BenchResults) -> list[TargetRecord]:
 
 
 # -- runs of their own --------------------------------------------------------------------------
+def _median_ratio(figures: Sequence[float], baseline: Sequence[float]) -> float:
+    # Per-round ratios first: each round's pair ran side by side, on the same machine state.
+    return statistics.median(x / max(b, 1e-9) for x, b in zip(figures, baseline, strict=True))
+
+
 def _rounds(names: Sequence[str], measure: Callable[[str], float]) -> dict[str, list[float]]:
     # Interleaved: a slow moment of the machine hits every name alike.
     figures: dict[str, list[float]] = {name: [] for name in names}
@@ -169,9 +174,7 @@ def _hop_cost(bench: Bench) -> TargetRecord:
     inline = figures["read.inline"]
     parts, details = [], []
     for entry in entries[1:]:
-        ratio = statistics.median(
-            x / max(i, 1e-9) for x, i in zip(figures[entry.id], inline, strict=True)
-        )
+        ratio = _median_ratio(figures[entry.id], inline)
         parts.append(f"{entry.approach} {ratio:.2f}x")
         details.append(f"{entry.id} median {statistics.median(figures[entry.id]):,.0f} req/s")
     details.insert(0, f"read.inline median {statistics.median(inline):,.0f} req/s")
@@ -228,9 +231,7 @@ def _streaming(bench: Bench) -> list[TargetRecord]:
     records: list[TargetRecord] = []
     base = figures.get("stream.fileresponse")
     if base is not None:
-        ratio = statistics.median(
-            b / max(f, 1e-9) for b, f in zip(figures[best], base, strict=True)
-        )
+        ratio = _median_ratio(figures[best], base)
         records.append(
             _target(
                 "streaming vs FileResponse",
@@ -243,9 +244,7 @@ def _streaming(bench: Bench) -> list[TargetRecord]:
                 " where the approach takes a chunk size)",
             )
         )
-    vs_limit = statistics.median(
-        b / max(s, 1e-9) for b, s in zip(figures[best], limit, strict=True)
-    )
+    vs_limit = _median_ratio(figures[best], limit)
     records.append(
         _target(
             "streaming vs sendfile limit",

@@ -38,32 +38,25 @@ def build_stall(
     is the line seen in most samples, like a sampling profiler would say.
     """
     started_at = started.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if not samples:
-        return Stall(
-            started_at=started_at,
-            duration_ms=round(duration_s * 1e3, 3),
-            route=None,
-            blame=None,
-            reason=NO_SAMPLE,
-        )
     blames = [blame_of(stack, is_user) for stack in samples]
     votes = Counter(blame for blame in blames if blame is not None)
+    blame: Frame | None = None
+    chosen: Sequence[RawFrame] = ()
     if votes:
-        blame: Frame | None = votes.most_common(1)[0][0]
-        chosen = samples[blames.index(blame)]
-        reason = None
+        blame = votes.most_common(1)[0][0]
+        chosen, reason = samples[blames.index(blame)], None
+    elif samples:
+        chosen, reason = samples[-1], NO_USER_FRAME
     else:
-        blame, chosen, reason = None, samples[-1], NO_USER_FRAME
-    route = next((r for s in samples if (r := route_of(s, routes)) is not None), None)
-    stack = tuple(
-        Frame(file=file, line=line, function=function)
-        for file, line, function, _ in chosen[-_STACK_SHOWN:]
-    )
+        reason = NO_SAMPLE
     return Stall(
         started_at=started_at,
         duration_ms=round(duration_s * 1e3, 3),
-        route=route,
+        route=next((r for s in samples if (r := route_of(s, routes)) is not None), None),
         blame=blame,
         reason=reason,
-        stack=stack,
+        stack=tuple(
+            Frame(file=file, line=line, function=function)
+            for file, line, function, _ in chosen[-_STACK_SHOWN:]
+        ),
     )
