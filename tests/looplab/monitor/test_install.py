@@ -143,7 +143,7 @@ def test_uvloop_reports_no_utilization_but_measures_lag() -> None:
         sample.value
         for family in text_string_to_metric_families(metrics)
         for sample in family.samples
-        if sample.name == "looplab_event_loop_utilization"
+        if sample.name == "looplab_event_loop_utilization_ratio"
     ]
     assert len(utilization) == 1 and math.isnan(utilization[0])
 
@@ -258,6 +258,49 @@ def test_two_workers_sum_histograms_and_counters_and_label_gauges(
     assert total > max(after.values())
     # Gauges carry the pid of each worker (written on its first tick, then every second).
     samples = scrape(url)
-    gauge_pids = {dict(labels)["pid"] for name, labels in samples if "tokens_total" in name}
+    gauge_pids = {dict(labels)["pid"] for name, labels in samples if "capacity_tokens" in name}
     assert live <= gauge_pids
     assert ("looplab_event_loop_stalls_total", ()) in samples
+
+
+def _gauge_pids(url: str) -> set[str]:
+    return {
+        dict(labels)["pid"]
+        for name, labels in scrape(url)
+        if name == "looplab_threadpool_capacity_tokens"
+    }
+
+
+@pytest.mark.server
+def test_a_dead_workers_gauges_go_and_the_sums_stay(serve_two_workers: tuple[str, Path]) -> None:
+    url, metrics_dir = serve_two_workers
+    live = live_workers(metrics_dir, url)
+    victim = sorted(live)[0]
+    before = scrape(url)[("looplab_event_loop_lag_seconds_count", ())]
+    os.kill(int(victim), signal.SIGKILL)
+    # uvicorn replaces the worker; wait until two workers tick again, the new one among them.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ticking = live_workers(metrics_dir, url)
+        if victim not in ticking and len(ticking) >= 2:
+            break
+    else:
+        raise AssertionError("no replacement worker ticked")
+    # Every scrape (whichever worker serves it) prunes the dead worker's gauges.
+    for _ in range(4):
+        pids = _gauge_pids(url)
+        assert victim not in pids
+        assert pids <= {str(pid) for pid in _alive_pids(pids)}
+    # Its histogram and counter counts still add to the sums: they only grow.
+    assert scrape(url)[("looplab_event_loop_lag_seconds_count", ())] >= before
+
+
+def _alive_pids(pids: set[str]) -> set[int]:
+    alive = set()
+    for pid in map(int, pids):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        alive.add(pid)
+    return alive

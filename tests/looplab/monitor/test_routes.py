@@ -203,10 +203,10 @@ def test_metrics_parse_back_and_scraping_resets_nothing(server: ServerProcess) -
     lag_count = "looplab_event_loop_lag_seconds_count"
     assert second[lag_count] >= first[lag_count]
     assert second['looplab_event_loop_lag_seconds_bucket{le="0.0005"}'] > 0
-    assert second["looplab_threadpool_tokens_total"] == 4
-    assert "looplab_threadpool_tokens_borrowed" in second
-    assert "looplab_threadpool_tasks_waiting" in second
-    assert 0 <= second["looplab_event_loop_utilization"] <= 1
+    assert second["looplab_threadpool_capacity_tokens"] == 4
+    assert "looplab_threadpool_borrowed_tokens" in second
+    assert "looplab_threadpool_waiting_tasks" in second
+    assert 0 <= second["looplab_event_loop_utilization_ratio"] <= 1
 
 
 def scrape(server: ServerProcess) -> dict[str, float]:

@@ -11,11 +11,12 @@ explicit choice (see :func:`looplab.monitor.instrument`), under a prefix of your
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from looplab.monitor._loop_monitor import DEFAULT_WINDOW, WINDOW_NAME, LoopMonitor
@@ -91,13 +92,28 @@ def metrics_router(monitor: LoopMonitor) -> APIRouter:
         raise ValueError("the monitor exports no Prometheus metrics (LoopMonitor(prometheus=True))")
     router = APIRouter(tags=["monitor"])
 
-    @router.get("/metrics", response_class=Response)
-    async def read_metrics() -> Response:
-        """Prometheus text exposition of the monitor; scraping resets nothing."""
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text, or OpenMetrics when the Accept header asks.",
+                "content": {
+                    media_type: {"schema": {"type": "string"}}
+                    for media_type in ("text/plain", "application/openmetrics-text")
+                },
+            }
+        },
+    )
+    async def read_metrics(request: Request) -> Response:
+        """Prometheus exposition of the monitor; scraping resets nothing."""
         monitor.refresh_gauges()
+        wants_openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
+        render = partial(exporter.render, wants_openmetrics)
         # Multiprocess mode reads every worker's files: keep that disk I/O off the loop.
-        render = exporter.render
-        body = await anyio.to_thread.run_sync(render) if exporter.multiprocess else render()
-        return Response(body, media_type=exporter.content_type)
+        body, content_type = (
+            await anyio.to_thread.run_sync(render) if exporter.multiprocess else render()
+        )
+        return Response(body, headers={"content-type": content_type})
 
     return router
