@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 __all__ = [
+    "DEFAULT_HTTP",
     "SCHEMA_VERSION",
     "BenchResults",
     "BenchSettings",
@@ -27,6 +28,7 @@ __all__ = [
     "IdleRecord",
     "LagFigures",
     "LoopFigures",
+    "Message",
     "MonitorSnapshot",
     "ParamSpec",
     "Percentiles",
@@ -41,6 +43,7 @@ __all__ = [
     "TargetRecord",
     "ThreadPoolFigures",
     "Trace",
+    "UvicornHttp",
     "Verdict",
     "VerdictSource",
     "WindowCounts",
@@ -166,6 +169,12 @@ class Ping(_Model):
     ok: bool
 
 
+class Message(_Model):
+    """An error answered as one sentence: ``{"detail": "..."}`` (a 404, a 409)."""
+
+    detail: str
+
+
 # -- the catalogue ----------------------------------------------------------------------------
 
 
@@ -214,8 +223,25 @@ class CatalogueEntry(_Model):
 
 # -- the bench's results ----------------------------------------------------------------------
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 """The version of :class:`BenchResults`; bumped on every change to it."""
+
+UvicornHttp = Literal["auto", "h11", "httptools"]
+"""uvicorn's HTTP/1.1 implementations, what ``--http`` takes wherever looplab starts a server.
+
+"auto" is httptools when it is installed (uvicorn[standard]), h11 otherwise. uvicorn 0.54
+added "zttp", an optional package no uvicorn extra installs; looplab does not offer it.
+"""
+
+DEFAULT_HTTP: UvicornHttp = "h11"
+"""The default of ``looplab serve --http`` and ``looplab bench --http``.
+
+h11 ends a streamed body to an HTTP/1.0 client by closing the connection, as HTTP/1.0
+requires; httptools (and so "auto" beside uvicorn[standard]) sends it chunked, which an
+HTTP/1.0 client cannot decode. h11 is installed wherever uvicorn is (httptools only with
+uvicorn[standard]), and what it costs is throughput at saturation, not the probe's latency
+(the lab's README, "HTTP/1.0 and ``--http``").
+"""
 
 VerdictSource = Literal["server lag", "probe"]
 
@@ -231,6 +257,8 @@ class BenchSettings(_Model):
     probe_rate_hz: float = 200.0
     # The server's event loop: auto, asyncio (looplab's timed loop) or uvloop.
     loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    # The server's HTTP implementation (uvicorn's --http); recorded, not applied, with url.
+    http: UvicornHttp = DEFAULT_HTTP
     workers: int = 1
     # A running server to measure; without it the bench starts ``app`` under uvicorn.
     url: str | None = None
@@ -334,7 +362,7 @@ class TargetRecord(_Model):
 class BenchResults(_Model):
     """``results.json``: one bench, a person and a script can both read it."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     meta: RunMeta
     idle: IdleRecord
     runs: list[RunRecord]

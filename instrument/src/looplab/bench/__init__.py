@@ -15,10 +15,18 @@ from looplab.bench._probe import ProbeResult, probe
 from looplab.bench._remote import DrainTimeout, Server
 from looplab.bench._results import read_results, write_results
 from looplab.bench._runner import Bench, Measurement, assign_verdicts
-from looplab.bench._server import UVICORN_LOOPS, ServerProcess, ServerStartError
+from looplab.bench._server import (
+    DEFAULT_HTTP,
+    UVICORN_HTTP,
+    UVICORN_LOOPS,
+    ServerProcess,
+    ServerStartError,
+)
 
 __all__ = [
+    "DEFAULT_HTTP",
     "PLUGIN_GROUP",
+    "UVICORN_HTTP",
     "UVICORN_LOOPS",
     "Bench",
     "BenchPlugin",

@@ -26,8 +26,8 @@ from looplab.bench._remote import DrainTimeout
 from looplab.bench._report import results_table, write_report
 from looplab.bench._results import read_results, write_results
 from looplab.bench._runner import Bench
-from looplab.bench._server import ServerStartError
-from looplab.protocol import BenchResults, BenchSettings
+from looplab.bench._server import DEFAULT_HTTP, UVICORN_HTTP, ServerStartError
+from looplab.protocol import BenchResults, BenchSettings, UvicornHttp
 
 __all__ = ["bench", "probe"]
 
@@ -48,6 +48,13 @@ class LoopName(StrEnum):
     auto = "auto"
     asyncio = "asyncio"
     uvloop = "uvloop"
+
+
+def _parse_http(value: str) -> UvicornHttp:
+    # --http's choices are UVICORN_HTTP, defined once for the bench and ``looplab serve``.
+    if value not in UVICORN_HTTP:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(UVICORN_HTTP)}")
+    return value
 
 
 def _parse_concurrency(value: str) -> tuple[int, ...]:
@@ -79,15 +86,16 @@ def _settings(
     workers: int,
     url: str | None,
     app: str | None,
+    http: UvicornHttp | None = None,
 ) -> BenchSettings:
     if url is not None:
         if not url.startswith("http://"):
             raise typer.BadParameter("expected an http:// URL", param_hint="--url")
         if app is not None:
             raise typer.BadParameter("choose one of --url and --app", param_hint="--url")
-        if workers != 1 or loop is not LoopName.auto:
+        if workers != 1 or loop is not LoopName.auto or http is not None:
             raise typer.BadParameter(
-                "--workers and --loop apply to the server the bench starts, not to --url",
+                "--workers, --loop and --http apply to the server the bench starts, not to --url",
                 param_hint="--url",
             )
     elif app is None:
@@ -113,6 +121,7 @@ def _settings(
         duration_s=duration or (FULL_DURATION_S if full else QUICK_DURATION_S),
         probe_rate_hz=probe_rate,
         loop=loop.value,
+        http=http or DEFAULT_HTTP,
         workers=workers,
         url=url.rstrip("/") if url else None,
         app=None if url is not None else app,
@@ -206,6 +215,15 @@ def bench(
     ] = 200.0,
     loop: Annotated[LoopName, typer.Option(help="The server's event loop.")] = LoopName.auto,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server worker processes.")] = 1,
+    http: Annotated[
+        UvicornHttp | None,
+        typer.Option(
+            parser=_parse_http,
+            metavar=f"<{'|'.join(UVICORN_HTTP)}>",
+            show_default=False,  # None stands for "not given", which --url needs to know
+            help=f"The server's HTTP implementation, as for serve. \\[default: {DEFAULT_HTTP}]",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(metavar="DIR", help="Output directory.", file_okay=False)
     ] = None,
@@ -257,6 +275,7 @@ def bench(
         workers=workers,
         url=url,
         app=app if app is not None else (plugin.app if plugin else None),
+        http=http,
     )
     if plugin is None and settings.app is not None and settings.mode == "full":
         plugin = _plugin()  # an explicit --app still gets the lab's targets (they check ids)

@@ -1,6 +1,6 @@
 """``results.json``: one file a person and a script can both read.
 
-Its layout is :class:`looplab.protocol.BenchResults` (``schema_version`` 2):
+Its layout is :class:`looplab.protocol.BenchResults` (``schema_version`` 3):
 ``meta`` (versions, the loop the server really ran, settings), ``idle`` (the
 probe alone: this machine's floor) and one ``runs`` record per entry and
 concurrency, plus ``targets`` after ``--full``. Server-side figures are null when

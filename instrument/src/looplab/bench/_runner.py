@@ -106,6 +106,7 @@ class Bench:
                     self.settings.app,
                     workers=self.settings.workers,
                     loop=self.settings.loop,
+                    http=self.settings.http,
                     env=self._server_env,
                 )
                 self._process = stack.enter_context(process)

@@ -19,8 +19,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import get_args
 
-__all__ = ["UVICORN_LOOPS", "ServerProcess", "ServerStartError"]
+from looplab.protocol import DEFAULT_HTTP, UvicornHttp
+
+__all__ = ["DEFAULT_HTTP", "UVICORN_HTTP", "UVICORN_LOOPS", "ServerProcess", "ServerStartError"]
 
 # What ``--loop`` means wherever looplab starts a server: uvicorn's own choices, except
 # that "asyncio" is asyncio's loop made by looplab's factory, whose utilization the
@@ -30,6 +33,11 @@ UVICORN_LOOPS = {
     "asyncio": "looplab.monitor:new_event_loop",
     "uvloop": "uvloop",
 }
+
+# What ``--http`` takes wherever looplab starts a server (``looplab serve``, the bench):
+# uvicorn's HTTP/1.1 implementations, with DEFAULT_HTTP (h11) as the default. Both are
+# defined once, in looplab.protocol, where BenchSettings records the choice.
+UVICORN_HTTP: tuple[UvicornHttp, ...] = get_args(UvicornHttp)
 
 _BOUND = re.compile(r"Uvicorn running on https?://[^\s:]+:(\d+)")
 
@@ -46,7 +54,8 @@ class ServerProcess:
     """``uvicorn APP`` on 127.0.0.1 and a free port, in a subprocess.
 
     ``app`` is uvicorn's ``module:attribute``; ``loop`` is a key of ``UVICORN_LOOPS``
-    or any loop factory uvicorn accepts.
+    or any loop factory uvicorn accepts; ``http`` is one of ``UVICORN_HTTP`` (or any
+    protocol class uvicorn accepts), ``DEFAULT_HTTP`` unless told.
 
     Use it as a context manager; ``url`` is known once it has started. The log
     (stdout and stderr) goes to a file, so a chatty server can never fill a pipe
@@ -61,6 +70,7 @@ class ServerProcess:
         port: int = 0,
         workers: int = 1,
         loop: str = "auto",
+        http: str = DEFAULT_HTTP,
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         prelude: str = "pass",
@@ -72,6 +82,7 @@ class ServerProcess:
         self.port = port
         self.workers = workers
         self.loop = loop
+        self.http = http
         self.env = dict(env or {})
         self.args = list(args)
         self.prelude = prelude
@@ -109,6 +120,8 @@ class ServerProcess:
             str(self.workers),
             "--loop",
             UVICORN_LOOPS.get(self.loop, self.loop),
+            "--http",
+            self.http,
             "--no-access-log",
             *self.args,
         ]
