@@ -10,7 +10,8 @@ differs. Adding an approach means its route and one ``family.entry(...)`` here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict, get_args
 
@@ -116,16 +117,36 @@ CPU_MS = NumberParam(
 )
 
 
+# A family's cost formula: the injected cost (ms of waiting or work) of one request,
+# from its query (every parameter of the entry, defaults filled in) and the size in
+# bytes of the file it names (0 for a family without files).
+CostFormula = Callable[[Mapping[str, QueryValue], int], float]
+
+
+def _no_cost(query: Mapping[str, QueryValue], size: int) -> float:
+    return 0.0
+
+
+def _number(query: Mapping[str, QueryValue], name: str) -> int:
+    # An entry without the parameter (FileResponse takes no delay) adds nothing.
+    value = query.get(name, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+_SAMPLE_SIZES = {sample_name(size): size for size in DEFAULT_SIZES}
+
+
 @dataclass(frozen=True)
 class Family:
     """One piece of work, and what every approach to it shares."""
 
     name: str
     params: Mapping[str, Param] = field(default_factory=dict)
-    # The query of one request with a substantial cost, and that cost.
+    # The query of one request with a substantial cost.
     workload: Mapping[str, QueryValue] = field(default_factory=dict)
-    cost_ms: float = 0
-    # A request that would run for minutes: only a disconnect can end it.
+    # What a request's query costs; the budget (LOOPLAB_COST_BUDGET_MS) caps it.
+    cost: CostFormula = _no_cost
+    # A request that runs for many seconds: the disconnect tests end it part-way.
     long_workload: Mapping[str, QueryValue] = field(default_factory=dict)
     # Where the approaches are served: /lab/<name>/<approach> unless given.
     prefix: str = ""
@@ -141,10 +162,15 @@ class Family:
         antipattern: bool = False,
         params: Mapping[str, Param] | None = None,
         workload: Mapping[str, QueryValue] | None = None,
-        cost_ms: float | None = None,
     ) -> CatalogueEntry:
-        """An approach to this family's work; what it does not give, the family gives."""
+        """An approach to this family's work; what it does not give, the family gives.
+
+        Its ``cost_ms`` is the family's cost formula applied to its workload.
+        """
         chosen = self.params if params is None else params
+        load = dict(self.workload if workload is None else workload)
+        full = {name: load.get(name, param.default) for name, param in chosen.items()}
+        size = _SAMPLE_SIZES.get(str(full.get("file", "")), 0)
         return CatalogueEntry(
             id=f"{self.name}.{approach}",
             family=self.name,
@@ -155,8 +181,8 @@ class Family:
             summary=summary,
             lesson=self.lesson if lesson is None else lesson,
             params={name: param.spec() for name, param in chosen.items()},
-            workload=dict(self.workload if workload is None else workload),
-            cost_ms=self.cost_ms if cost_ms is None else cost_ms,
+            workload=load,
+            cost_ms=self.cost(full, size),
         )
 
 
@@ -166,14 +192,16 @@ _PRODUCE_PARAMS: Mapping[str, Param] = {
     "item_delay_ms": ITEM_DELAY_MS,
     "source": SOURCE,
 }
-# 20 ms per chunk or token, for minutes: the disconnect tests abort these part-way.
+# 20 ms per chunk or token, 20 s in all (within the default cost budget): the
+# disconnect tests abort these part-way.
 _LONG_DELAY_MS = 20
 
 READ = Family(
     "read",
     params=_READ_PARAMS,
     workload={"file": sample_name(MiB), "delay_ms": 300},
-    cost_ms=300,
+    # One blocking read() call per request, slowed by delay_ms inside it.
+    cost=lambda query, size: _number(query, "delay_ms"),
 )
 STREAM = Family(
     "stream",
@@ -183,27 +211,41 @@ STREAM = Family(
     # chunks: cut into two 150 ms reads, an inline stream alone would stall for half
     # its cost at a time and could not be told from a degrading one.
     workload={"file": sample_name(MiB), "chunk_size": MiB, "delay_ms": 300},
-    cost_ms=300,
+    # One slowed read() per chunk of the real file.
+    cost=lambda query, size: (
+        math.ceil(size / max(_number(query, "chunk_size"), 1)) * _number(query, "delay_ms")
+    ),
     long_workload={
         "file": sample_name(64 * MiB),
         "chunk_size": 64 * KiB,
         "delay_ms": _LONG_DELAY_MS,
     },
 )
+
+
+def _tokens_cost(query: Mapping[str, QueryValue], size: int) -> float:
+    return _number(query, "items") * _number(query, "item_delay_ms")
+
+
 PRODUCE = Family(
     "produce",
     params=_PRODUCE_PARAMS,
     workload={"items": 10, "item_delay_ms": 30},
-    cost_ms=300,
+    cost=_tokens_cost,
 )
 PRODUCE_STREAM = Family(
     "produce-stream",
     params=_PRODUCE_PARAMS,
     workload={"items": 10, "item_delay_ms": 30},
-    cost_ms=300,
-    long_workload={"items": 100_000, "item_delay_ms": _LONG_DELAY_MS},
+    cost=_tokens_cost,
+    long_workload={"items": 1_000, "item_delay_ms": _LONG_DELAY_MS},
 )
-CPU = Family("cpu", params={"cpu_ms": CPU_MS}, workload={"cpu_ms": 300}, cost_ms=300)
+CPU = Family(
+    "cpu",
+    params={"cpu_ms": CPU_MS},
+    workload={"cpu_ms": 300},
+    cost=lambda query, size: _number(query, "cpu_ms"),
+)
 
 _STORY_LESSON = (
     "FastAPI's Stream Data example: the story, one line per chunk, no content-type. "
@@ -287,7 +329,6 @@ _LAB: tuple[CatalogueEntry, ...] = (
         expect="responsive",
         params={"file": FILE},
         workload={"file": sample_name(64 * MiB)},
-        cost_ms=0,
         summary="Starlette's FileResponse: the baseline to pick for serving a file as is.",
         lesson="`FileResponse` reads 64 KiB per thread hop and sets `content-length`, "
         "`etag` and `last-modified` itself. It has no slowness knobs: its cost is the "

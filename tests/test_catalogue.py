@@ -24,6 +24,7 @@ from app.catalogue import (
     family_of,
     long_workload,
 )
+from app.core.config import Settings
 from app.main import create_app
 from app.samples import DEFAULT_SIZES, sample_name
 from looplab.monitor import instrument
@@ -242,6 +243,8 @@ def test_a_long_workload_runs_for_much_longer(found: CatalogueEntry) -> None:
     assert long.keys() <= found.params.keys()
     long_ms = _injected_ms(found, long)
     assert long_ms == 0 or long_ms >= 20 * max(found.cost_ms, 1)
+    # ...and still fits the default cost budget, or the lab would refuse it.
+    assert long_ms <= Settings().cost_budget_ms
 
 
 def test_readme_shows_the_approaches_table() -> None:

@@ -30,6 +30,7 @@ from app.core.config import Settings, get_settings
 from app.work import TokenSource
 
 __all__ = [
+    "QUERY_TYPES",
     "ChunkSize",
     "Cold",
     "CpuMs",
@@ -61,6 +62,17 @@ ItemDelayMs = Annotated[int, _bounded(ITEM_DELAY_MS)]
 CpuMs = Annotated[int, _bounded(CPU_MS)]
 Cold = Annotated[bool, Query(description=COLD.description)]
 Source = Annotated[TokenSource, Query(description=SOURCE.description)]
+
+# Each catalogue parameter's declaration, by name (``file`` is the SampleFile dependency).
+QUERY_TYPES: dict[str, Any] = {
+    "delay_ms": DelayMs,
+    "chunk_size": ChunkSize,
+    "items": Items,
+    "item_delay_ms": ItemDelayMs,
+    "cpu_ms": CpuMs,
+    "cold": Cold,
+    "source": Source,
+}
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DATA_DIR_ENV", "Settings", "default_data_dir", "get_settings"]
+__all__ = ["COST_BUDGET_ENV", "DATA_DIR_ENV", "Settings", "default_data_dir", "get_settings"]
 
 DATA_DIR_ENV = "LOOPLAB_DATA_DIR"
+COST_BUDGET_ENV = "LOOPLAB_COST_BUDGET_MS"
 
 
 def default_data_dir() -> Path:
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     # Where the sample files live (LOOPLAB_DATA_DIR); created, with the default
     # samples, on startup.
     data_dir: Path = Field(default_factory=default_data_dir)
+    # The most injected cost one lab request may ask for (LOOPLAB_COST_BUDGET_MS): the
+    # waiting or work its parameters add up to, by its family's formula. Beyond it, 422.
+    cost_budget_ms: int = Field(default=30_000, ge=1)
 
 
 @lru_cache

@@ -12,8 +12,9 @@ from asyncer import asyncify
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.api.catalogued import catalogued
 from app.api.params import CpuMs
-from app.catalogue import CPU_MS, about
+from app.catalogue import CPU_MS
 from app.work import CpuResult, burn_cpu
 
 __all__ = ["CpuResponse", "router"]
@@ -38,21 +39,21 @@ def _respond(result: CpuResult, started: float) -> CpuResponse:
 
 
 # 🚨 Don't use this: the loop computes, and serves nothing else, until the work is done.
-@router.get("/inline", **about("cpu.inline"))
+@router.get("/inline", **catalogued("cpu.inline"))
 async def cpu_inline(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
     started = time.perf_counter()
     return _respond(burn_cpu(cpu_ms), started)
 
 
 # ⚠️ A thread frees the loop only between GIL switches: fine alone, stalls under concurrency.
-@router.get("/asyncify", **about("cpu.asyncify"))
+@router.get("/asyncify", **catalogued("cpu.asyncify"))
 async def cpu_asyncify(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
     started = time.perf_counter()
     return _respond(await asyncify(burn_cpu)(cpu_ms), started)
 
 
 # ✅ Another process, another GIL: the loop only waits for the result.
-@router.get("/process", **about("cpu.process"))
+@router.get("/process", **catalogued("cpu.process"))
 async def cpu_process(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
     started = time.perf_counter()
     return _respond(await anyio.to_process.run_sync(burn_cpu, cpu_ms), started)

@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from app.catalogue import about
+from app.api.catalogued import catalogued
 
 router = APIRouter(prefix="/image", tags=["image"])
 
@@ -28,7 +28,7 @@ class PNGStreamingResponse(StreamingResponse):
 
 # The image is a few KiB, so its blocking reads are cheaper than a thread hop:
 # fine on the event loop. The lab's stream family shows when they are not.
-@router.get("/stream", response_class=PNGStreamingResponse, **about("image.stream"))
+@router.get("/stream", response_class=PNGStreamingResponse, **catalogued("image.stream"))
 async def stream_image() -> AsyncIterable[bytes]:
     with IMAGE_PATH.open("rb") as image:
         for chunk in image:
@@ -37,7 +37,7 @@ async def stream_image() -> AsyncIterable[bytes]:
 
 # ✅ A def generator: opening and each read run in the thread pool.
 @router.get(
-    "/stream-no-async", response_class=PNGStreamingResponse, **about("image.stream-no-async")
+    "/stream-no-async", response_class=PNGStreamingResponse, **catalogued("image.stream-no-async")
 )
 def stream_image_no_async() -> Iterable[bytes]:
     with IMAGE_PATH.open("rb") as image:
@@ -48,7 +48,7 @@ def stream_image_no_async() -> Iterable[bytes]:
 @router.get(
     "/stream-no-async-yield-from",
     response_class=PNGStreamingResponse,
-    **about("image.stream-no-async-yield-from"),
+    **catalogued("image.stream-no-async-yield-from"),
 )
 def stream_image_no_async_yield_from() -> Iterable[bytes]:
     with IMAGE_PATH.open("rb") as image:
@@ -58,7 +58,7 @@ def stream_image_no_async_yield_from() -> Iterable[bytes]:
 @router.get(
     "/stream-no-annotation",
     response_class=PNGStreamingResponse,
-    **about("image.stream-no-annotation"),
+    **catalogued("image.stream-no-annotation"),
 )
 async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     with IMAGE_PATH.open("rb") as image:
@@ -69,7 +69,7 @@ async def stream_image_no_annotation():  # type: ignore[no-untyped-def]  # no an
 @router.get(
     "/stream-no-async-no-annotation",
     response_class=PNGStreamingResponse,
-    **about("image.stream-no-async-no-annotation"),
+    **catalogued("image.stream-no-async-no-annotation"),
 )
 def stream_image_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     with IMAGE_PATH.open("rb") as image:

@@ -12,8 +12,9 @@ from asyncer import syncify
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.api.catalogued import catalogued
 from app.api.params import ItemDelayMs, Items, Source
-from app.catalogue import ITEM_DELAY_MS, ITEMS, about
+from app.catalogue import ITEM_DELAY_MS, ITEMS
 from app.work import collect_tokens
 
 __all__ = ["ProduceResponse", "router"]
@@ -31,7 +32,7 @@ def _respond(tokens: list[str], started: float) -> ProduceResponse:
 
 
 # ✅ The baseline: an async def route simply awaits the producer on the loop.
-@router.get("/async", **about("produce.async"))
+@router.get("/async", **catalogued("produce.async"))
 async def produce_async(
     items: Items = ITEMS.default,
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
@@ -43,7 +44,7 @@ async def produce_async(
 
 
 # ✅ syncify: the def route waits in its worker thread while the producer runs on the app's loop.
-@router.get("/syncify", **about("produce.syncify"))
+@router.get("/syncify", **catalogued("produce.syncify"))
 def produce_syncify(
     items: Items = ITEMS.default,
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
@@ -55,7 +56,7 @@ def produce_syncify(
 
 
 # 🚨 Works, but builds a new event loop per request, which shares nothing with the app's loop.
-@router.get("/asyncio-run", **about("produce.asyncio-run"))
+@router.get("/asyncio-run", **catalogued("produce.asyncio-run"))
 def produce_asyncio_run(
     items: Items = ITEMS.default,
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,

@@ -10,8 +10,9 @@ from collections.abc import Generator
 from asyncer import syncify
 from fastapi import APIRouter
 
+from app.api.catalogued import catalogued
 from app.api.params import ItemDelayMs, Items, Source
-from app.catalogue import ITEM_DELAY_MS, ITEMS, about
+from app.catalogue import ITEM_DELAY_MS, ITEMS
 from app.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 from app.work import Done, next_item, produce_tokens
 
@@ -25,7 +26,7 @@ class TextStreamResponse(ClosingStreamingResponse):
 
 
 # ✅ An async generator relays each token on the loop, the moment it arrives.
-@router.get("/async", **about("produce-stream.async"))
+@router.get("/async", response_class=TextStreamResponse, **catalogued("produce-stream.async"))
 async def produce_stream_async(
     items: Items = ITEMS.default,
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,
@@ -35,7 +36,7 @@ async def produce_stream_async(
 
 
 # ✅ A def generator pulls each token through the app's loop with syncify, in the thread pool.
-@router.get("/syncify", **about("produce-stream.syncify"))
+@router.get("/syncify", response_class=TextStreamResponse, **catalogued("produce-stream.syncify"))
 def produce_stream_syncify(
     items: Items = ITEMS.default,
     item_delay_ms: ItemDelayMs = ITEM_DELAY_MS.default,

@@ -14,8 +14,8 @@ from asyncer import asyncify
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.api.catalogued import catalogued
 from app.api.params import ReadOptions, ReadQuery
-from app.catalogue import about
 from app.work import ReadResult, digest, open_sample, read_sample
 
 __all__ = ["ReadResponse", "router"]
@@ -46,7 +46,7 @@ def _respond(read: ReadQuery, result: ReadResult, started: float) -> ReadRespons
 
 
 # 🚨 Don't use this: the blocking read runs on the event loop and stalls every request.
-@router.get("/inline", **about("read.inline"))
+@router.get("/inline", **catalogued("read.inline"))
 async def read_inline(read: ReadOptions) -> ReadResponse:
     started = time.perf_counter()
     result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
@@ -54,7 +54,7 @@ async def read_inline(read: ReadOptions) -> ReadResponse:
 
 
 # ✅ A def route: FastAPI calls it in the thread pool, so the read waits in a worker thread.
-@router.get("/threadpool", **about("read.threadpool"))
+@router.get("/threadpool", **catalogued("read.threadpool"))
 def read_threadpool(read: ReadOptions) -> ReadResponse:
     started = time.perf_counter()
     result = read_sample(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
@@ -62,7 +62,7 @@ def read_threadpool(read: ReadOptions) -> ReadResponse:
 
 
 # ✅ asyncify: the route stays async def; the blocking read is awaited in a worker thread.
-@router.get("/asyncify", **about("read.asyncify"))
+@router.get("/asyncify", **catalogued("read.asyncify"))
 async def read_asyncify(read: ReadOptions) -> ReadResponse:
     started = time.perf_counter()
     result = await asyncify(read_sample)(read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
@@ -70,7 +70,7 @@ async def read_asyncify(read: ReadOptions) -> ReadResponse:
 
 
 # ✅ AnyIO's async file API: opening, reading and closing are each awaited in a worker thread.
-@router.get("/anyio", **about("read.anyio"))
+@router.get("/anyio", **catalogued("read.anyio"))
 async def read_anyio(read: ReadOptions) -> ReadResponse:
     started = time.perf_counter()
     opener = partial(open_sample, read.sample.path, delay_ms=read.delay_ms, cold=read.cold)

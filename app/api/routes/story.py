@@ -17,7 +17,7 @@ from collections.abc import AsyncIterable, Iterable
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from app.catalogue import about
+from app.api.catalogued import catalogued
 
 router = APIRouter(prefix="/story", tags=["story"])
 
@@ -38,21 +38,25 @@ def story_lines() -> list[str]:
 
 
 # ✅ An async generator: each line is yielded on the event loop, no thread hop.
-@router.get("/stream", response_class=StreamingResponse, **about("story.stream"))
+@router.get("/stream", response_class=StreamingResponse, **catalogued("story.stream"))
 async def stream_story() -> AsyncIterable[str]:
     for line in story_lines():
         yield line
 
 
 # ✅ A def generator: FastAPI iterates it in the thread pool, one hop per line.
-@router.get("/stream-no-async", response_class=StreamingResponse, **about("story.stream-no-async"))
+@router.get(
+    "/stream-no-async", response_class=StreamingResponse, **catalogued("story.stream-no-async")
+)
 def stream_story_no_async() -> Iterable[str]:
     yield from story_lines()
 
 
 # The annotation is optional: nothing is validated or serialized on a raw stream.
 @router.get(
-    "/stream-no-annotation", response_class=StreamingResponse, **about("story.stream-no-annotation")
+    "/stream-no-annotation",
+    response_class=StreamingResponse,
+    **catalogued("story.stream-no-annotation"),
 )
 async def stream_story_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     for line in story_lines():
@@ -62,13 +66,13 @@ async def stream_story_no_annotation():  # type: ignore[no-untyped-def]  # no an
 @router.get(
     "/stream-no-async-no-annotation",
     response_class=StreamingResponse,
-    **about("story.stream-no-async-no-annotation"),
+    **catalogued("story.stream-no-async-no-annotation"),
 )
 def stream_story_no_async_no_annotation():  # type: ignore[no-untyped-def]  # no annotation is the point
     yield from story_lines()
 
 
-@router.get("/stream-bytes", response_class=StreamingResponse, **about("story.stream-bytes"))
+@router.get("/stream-bytes", response_class=StreamingResponse, **catalogued("story.stream-bytes"))
 async def stream_story_bytes() -> AsyncIterable[bytes]:
     for line in story_lines():
         yield line.encode("utf-8")
@@ -77,7 +81,7 @@ async def stream_story_bytes() -> AsyncIterable[bytes]:
 @router.get(
     "/stream-no-async-bytes",
     response_class=StreamingResponse,
-    **about("story.stream-no-async-bytes"),
+    **catalogued("story.stream-no-async-bytes"),
 )
 def stream_story_no_async_bytes() -> Iterable[bytes]:
     for line in story_lines():
@@ -87,7 +91,7 @@ def stream_story_no_async_bytes() -> Iterable[bytes]:
 @router.get(
     "/stream-no-annotation-bytes",
     response_class=StreamingResponse,
-    **about("story.stream-no-annotation-bytes"),
+    **catalogued("story.stream-no-annotation-bytes"),
 )
 async def stream_story_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
     for line in story_lines():
@@ -97,7 +101,7 @@ async def stream_story_no_annotation_bytes():  # type: ignore[no-untyped-def]  #
 @router.get(
     "/stream-no-async-no-annotation-bytes",
     response_class=StreamingResponse,
-    **about("story.stream-no-async-no-annotation-bytes"),
+    **catalogued("story.stream-no-async-no-annotation-bytes"),
 )
 def stream_story_no_async_no_annotation_bytes():  # type: ignore[no-untyped-def]  # no annotation is the point
     for line in story_lines():

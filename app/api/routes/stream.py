@@ -14,17 +14,23 @@ from asyncer import asyncify
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from app.api.catalogued import catalogued
 from app.api.params import ChunkSize, ReadOptions, Sample, SampleFile
-from app.catalogue import CHUNK_SIZE, about
+from app.catalogue import CHUNK_SIZE
 from app.streaming import ClosingStreamingResponse, iterate_in_threadpool_closing
 from app.work import open_sample, read_chunks
 
-__all__ = ["OctetStreamResponse", "router"]
+__all__ = ["OctetFileResponse", "OctetStreamResponse", "router"]
 
 router = APIRouter(prefix="/lab/stream", tags=["stream"])
 
 
 class OctetStreamResponse(ClosingStreamingResponse):
+    media_type = "application/octet-stream"
+
+
+class OctetFileResponse(FileResponse):
+    # Bytes as they are, whatever the file's name suggests (and so the docs say).
     media_type = "application/octet-stream"
 
 
@@ -34,7 +40,7 @@ def _stream(sample: Sample, chunks: AsyncIterable[bytes] | Iterable[bytes]) -> O
 
 
 # 🚨 Don't use this: an async generator doing blocking reads stalls the loop for every chunk.
-@router.get("/inline", **about("stream.inline"))
+@router.get("/inline", response_class=OctetStreamResponse, **catalogued("stream.inline"))
 async def stream_inline(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
@@ -51,7 +57,7 @@ async def stream_inline(
 
 
 # ✅ A def generator iterated in the thread pool, and closed (in a thread) when the response ends.
-@router.get("/threadpool", **about("stream.threadpool"))
+@router.get("/threadpool", response_class=OctetStreamResponse, **catalogued("stream.threadpool"))
 def stream_threadpool(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
@@ -62,7 +68,7 @@ def stream_threadpool(
 
 
 # ✅ An async generator that awaits each blocking call (open, read, close) in a worker thread.
-@router.get("/asyncify", **about("stream.asyncify"))
+@router.get("/asyncify", response_class=OctetStreamResponse, **catalogued("stream.asyncify"))
 async def stream_asyncify(
     read: ReadOptions, chunk_size: ChunkSize = CHUNK_SIZE.default
 ) -> OctetStreamResponse:
@@ -83,6 +89,6 @@ async def stream_asyncify(
 
 
 # ✅ The baseline: Starlette's FileResponse reads in the thread pool, 64 KiB per hop.
-@router.get("/fileresponse", **about("stream.fileresponse"))
-async def stream_fileresponse(sample: SampleFile) -> FileResponse:
-    return FileResponse(sample.path, media_type="application/octet-stream")
+@router.get("/fileresponse", response_class=OctetFileResponse, **catalogued("stream.fileresponse"))
+async def stream_fileresponse(sample: SampleFile) -> OctetFileResponse:
+    return OctetFileResponse(sample.path)

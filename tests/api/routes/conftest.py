@@ -1,4 +1,4 @@
-"""Fixtures for the lab's routes: a data directory of samples, the app on it, clients."""
+"""Fixtures for the lab's routes: the app on the session's data directory, clients."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,15 +9,6 @@ from fastapi import FastAPI
 
 from app.core.config import Settings, get_settings
 from app.main import create_app
-from app.samples import ensure_default_samples
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default samples, written once per test session."""
-    directory = tmp_path_factory.mktemp("looplab-data")
-    ensure_default_samples(directory)
-    return directory
 
 
 def app_on(data_dir: Path) -> FastAPI:

@@ -30,8 +30,8 @@ from tests.utils.catalogue import entries, over_entries
 pytestmark = [pytest.mark.server, pytest.mark.timing]
 
 ABORTS = 100
-# The entries with a long workload: each request would take minutes to finish, so
-# only a close can end it.
+# The entries with a long workload: each request would take 20 s to finish, far
+# longer than the test waits, so only a close can end it in time.
 LONG = entries(where=lambda e: bool(long_workload(e)))
 
 

@@ -10,7 +10,6 @@ rule of ``looplab.verdict`` must agree with the entry's ``expect``. An entry
 expected to be responsive may try three times (noise only adds lag).
 """
 
-import gc
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from looplab.protocol import CatalogueEntry
 from looplab.testing import measure_lag
 from looplab.verdict import Lag, family_verdicts, verdict
 from tests.utils.catalogue import entries, over_entries
+from tests.utils.heap import frozen_heap
 
 from .conftest import app_on
 
@@ -84,15 +84,10 @@ async def _run_batch(app: ASGIApp, entry: CatalogueEntry) -> None:
 
 
 async def _measure_once(app: ASGIApp, entry: CatalogueEntry) -> Lag:
-    # The test process's own garbage is not the subject: collect it beforehand and
-    # freeze the survivors, so a full collection cannot pause the measured loop.
-    gc.collect()
-    gc.freeze()
-    try:
+    # The test process's own garbage is not the subject.
+    with frozen_heap():
         async with measure_lag(app=app) as lag:
             await _run_batch(app, entry)
-    finally:
-        gc.unfreeze()
     return Lag(max_ms=lag.max_ms, p99_ms=lag.p99_ms)
 
 

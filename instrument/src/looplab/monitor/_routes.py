@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from looplab.monitor._loop_monitor import DEFAULT_WINDOW, WINDOW_NAME, LoopMonitor
-from looplab.protocol import MonitorSnapshot, Ping
+from looplab.protocol import Message, MonitorSnapshot, Ping
 
 __all__ = ["metrics_router", "monitor_router", "ping_router"]
 
@@ -58,7 +58,15 @@ def monitor_router(monitor: LoopMonitor) -> APIRouter:
             monitor.reset(chosen)
         return snapshot
 
-    @router.delete("/monitor", status_code=204)
+    @router.delete(
+        "/monitor",
+        status_code=204,
+        response_class=Response,
+        responses={
+            404: {"model": Message, "description": "No window of that name."},
+            409: {"model": Message, "description": "The default window cannot be dropped."},
+        },
+    )
     async def drop_monitor_window(window: WindowName) -> Response:
         """Forget a named window once its consumer is done with it."""
         if window == DEFAULT_WINDOW:
@@ -66,6 +74,19 @@ def monitor_router(monitor: LoopMonitor) -> APIRouter:
         if not monitor.drop_window(window):
             raise HTTPException(status_code=404, detail=f"no window named {window!r}")
         return Response(status_code=204)
+
+    # Any other method gets 405 naming both of /monitor's methods: left alone, Starlette
+    # would answer from the first route that matches the path, GET, and say "Allow: GET".
+    @router.api_route(
+        "/monitor", methods=["POST", "PUT", "PATCH", "OPTIONS", "TRACE"], include_in_schema=False
+    )
+    async def monitor_other_methods() -> Response:
+        return Response(
+            '{"detail":"Method Not Allowed"}',
+            status_code=405,
+            media_type="application/json",
+            headers={"allow": "GET, DELETE"},
+        )
 
     @router.get("/monitor/stream", response_class=EventSourceResponse)
     async def stream_monitor(
