@@ -20,4 +20,6 @@ def _server_env() -> Mapping[str, str]:
     return {DATA_DIR_ENV: str(get_settings().data_dir)}
 
 
-PLUGIN = BenchPlugin(app=APP, server_env=_server_env, targets=LabTargets())
+PLUGIN = BenchPlugin(
+    app=APP, server_env=_server_env, targets=LabTargets(), versions=("asyncer", "pydantic")
+)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from app.cli import APP
 from app.core.config import get_settings
 from app.samples import KiB, MiB, ensure_sample, sample_name
 from looplab.bench import Bench
@@ -79,7 +80,7 @@ class LabTargets:
     def steps(self, bench: Bench) -> int:
         """How many extra runs the targets will make (for the progress bar)."""
         hop = len(_hop_entries(bench))
-        stream = 0 if bench.settings.url else len(_stream_entries(bench))
+        stream = len(_stream_entries(bench)) if bench.settings.app == APP else 0
         return ROUNDS * (hop if hop > 1 else 0) + ROUNDS * (stream + 1 if stream else 0)
 
     def measure(self, bench: Bench, results: BenchResults) -> list[TargetRecord]:
@@ -188,10 +189,8 @@ def _streaming(bench: Bench) -> list[TargetRecord]:
     why = None
     if not entries:
         why = "needs the stream family"
-    elif not _SENDFILE_SERVER.exists():
-        why = f"needs {_SENDFILE_SERVER.name} beside this module"
-    elif bench.settings.url:
-        why = "needs a server the bench starts (it creates the 256 MiB sample for it)"
+    elif bench.settings.app != APP:
+        why = "needs the lab's app started by the bench (it creates the 256 MiB sample for it)"
     if why:
         return [_target("streaming", "not measured", target, None, why)]
     duration = max(2.0, min(bench.settings.duration_s, 3.0))

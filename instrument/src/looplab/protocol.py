@@ -263,6 +263,8 @@ class BenchSettings(_Model):
     # A running server to measure; without it the bench starts ``app`` under uvicorn.
     url: str | None = None
     app: str | None = None
+    # Where the app mounts looplab's routes (/ping, /monitor): instrument(app, prefix=...).
+    monitor_prefix: str = ""
 
 
 class Percentiles(_Model):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+
+from looplab.protocol import Verdict
 
 __all__ = [
     "BLOCKS_FRACTION",
@@ -24,7 +25,6 @@ __all__ = [
     "verdict",
 ]
 
-Verdict = Literal["blocks", "responsive", "degrades"]
 
 # The loop stalled for most of a request's cost: the work ran on the loop.
 BLOCKS_FRACTION = 0.6

@@ -22,7 +22,7 @@ from looplab.bench._catalogue import CatalogueError
 from looplab.bench._clients import ClientProcessError
 from looplab.bench._plugin import BenchPlugin, PluginError, find_plugin
 from looplab.bench._probe import probe as run_probe
-from looplab.bench._remote import DrainTimeout
+from looplab.bench._remote import DrainTimeout, NoProbeRoute
 from looplab.bench._report import results_table, write_report
 from looplab.bench._results import read_results, write_results
 from looplab.bench._runner import Bench
@@ -87,7 +87,10 @@ def _settings(
     url: str | None,
     app: str | None,
     http: UvicornHttp | None = None,
+    monitor_prefix: str = "",
 ) -> BenchSettings:
+    if monitor_prefix and not monitor_prefix.startswith("/"):
+        raise typer.BadParameter("expected a path like /_looplab", param_hint="--monitor-prefix")
     if url is not None:
         if not url.startswith("http://"):
             raise typer.BadParameter("expected an http:// URL", param_hint="--url")
@@ -125,6 +128,7 @@ def _settings(
         workers=workers,
         url=url.rstrip("/") if url else None,
         app=None if url is not None else app,
+        monitor_prefix=monitor_prefix.rstrip("/"),
     )
 
 
@@ -155,11 +159,16 @@ def _exit_on_disagreement(results: BenchResults) -> None:
     console.print("[green]every verdict agrees with its expect[/]")
 
 
-def _plugin() -> BenchPlugin | None:
+def _plugin(*, needed: bool) -> BenchPlugin | None:
+    # Needed: the plugin's app is the server to measure. Otherwise only its --full
+    # targets are asked for, and a plugin that cannot be used just means none.
     try:
         return find_plugin()
     except PluginError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        if needed:
+            raise typer.BadParameter(str(exc)) from None
+        console.print(f"[yellow]no targets:[/] {exc}", highlight=False)
+        return None
 
 
 def _run_bench(settings: BenchSettings, plugin: BenchPlugin | None) -> BenchResults:
@@ -181,7 +190,8 @@ def _run_bench(settings: BenchSettings, plugin: BenchPlugin | None) -> BenchResu
         # The plugin's environment (the lab's data directory) goes to its own app only.
         own_app = plugin is not None and settings.app == plugin.app
         env = plugin.server_env() if own_app and plugin is not None else {}
-        bench = Bench(settings, server_env=env, progress=step)
+        versions = plugin.versions if plugin is not None else ()
+        bench = Bench(settings, server_env=env, versions=versions, progress=step)
         with bench.started():
             targets = plugin.targets if plugin is not None and settings.mode == "full" else None
             total = bench.planned_steps() + (targets.steps(bench) if targets else 0)
@@ -234,9 +244,16 @@ def bench(
         str | None,
         typer.Option(
             metavar="MODULE:ATTR",
-            help="The ASGI app to start under uvicorn [default: the installed lab's app].",
+            help="The ASGI app to start under uvicorn \\[default: the installed lab's app].",
         ),
     ] = None,
+    monitor_prefix: Annotated[
+        str,
+        typer.Option(
+            metavar="PATH",
+            help="Where the app mounts looplab's /ping and /monitor (instrument(app, prefix=)).",
+        ),
+    ] = "",
     check: Annotated[
         bool, typer.Option("--check", help="Exit non-zero when a verdict disagrees with expect.")
     ] = False,
@@ -263,7 +280,7 @@ def bench(
         if check:
             _exit_on_disagreement(results)
         return
-    plugin = None if url is not None or app is not None else _plugin()
+    plugin = None if url is not None or app is not None else _plugin(needed=True)
     settings = _settings(
         full=full,
         family=family,
@@ -276,9 +293,11 @@ def bench(
         url=url,
         app=app if app is not None else (plugin.app if plugin else None),
         http=http,
+        monitor_prefix=monitor_prefix,
     )
-    if plugin is None and settings.app is not None and settings.mode == "full":
-        plugin = _plugin()  # an explicit --app still gets the lab's targets (they check ids)
+    if plugin is None and settings.mode == "full":
+        # --url or --app with --full still get the lab's targets: they check the ids they need.
+        plugin = _plugin(needed=False)
     out_dir = out or Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         results = _run_bench(settings, plugin)
@@ -286,7 +305,7 @@ def bench(
         console.print("[red]the server did not start[/]; its log follows", highlight=False)
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(1) from None
-    except CatalogueError as exc:
+    except (CatalogueError, NoProbeRoute) as exc:
         raise typer.BadParameter(str(exc)) from None
     except (DrainTimeout, ClientProcessError, OSError) as exc:
         console.print(f"[red]the bench stopped:[/] {exc}", highlight=False)

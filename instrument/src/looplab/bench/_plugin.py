@@ -48,6 +48,8 @@ class BenchPlugin:
     # Environment for the server the bench starts (a data directory, say), read at start.
     server_env: Callable[[], Mapping[str, str]] = field(default=dict)
     targets: Targets | None = None
+    # Distributions whose versions results.json records besides the bench's own list.
+    versions: tuple[str, ...] = ()
 
 
 def find_plugin() -> BenchPlugin | None:
@@ -57,7 +59,7 @@ def find_plugin() -> BenchPlugin | None:
         return None
     if len(found) > 1:
         names = ", ".join(sorted(f"{ep.name} ({ep.value})" for ep in found))
-        raise PluginError(f"several bench plugins are installed: {names}; pass --app or --url")
+        raise PluginError(f"several bench plugins are installed: {names}; keep one")
     (entry_point,) = found
     try:
         plugin = entry_point.load()

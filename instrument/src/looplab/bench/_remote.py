@@ -18,6 +18,7 @@ from looplab.protocol import MonitorSnapshot
 __all__ = [
     "BENCH_WINDOW",
     "DrainTimeout",
+    "NoProbeRoute",
     "Server",
     "peak_rss_bytes",
     "peak_rss_reset",
@@ -38,11 +39,32 @@ class DrainTimeout(RuntimeError):
     """The server was still busy with a previous run's leftovers after the drain timeout."""
 
 
-class Server:
-    """The server under test, seen through HTTP from the bench's process."""
+class NoProbeRoute(RuntimeError):
+    """The server answers, but not at the /ping the bench was told to probe."""
 
-    def __init__(self, base: str) -> None:
+
+class Server:
+    """The server under test, seen through HTTP from the bench's process.
+
+    ``base`` serves the app (and its catalogue at ``/lab``); looplab's own routes,
+    ``/ping`` and ``/monitor``, live under ``base`` + ``monitor_prefix``.
+    """
+
+    def __init__(self, base: str, monitor_prefix: str = "") -> None:
         self.base = base.rstrip("/")
+        self.monitor_base = self.base + monitor_prefix.rstrip("/")
+        self.ping_url = self.monitor_base + "/ping"
+
+    def check_ping(self) -> None:
+        """Fail at once, and say why, when there is no /ping where the bench will probe."""
+        try:
+            self.ping_ms()
+        except urllib.error.HTTPError as exc:
+            raise NoProbeRoute(
+                f"GET {self.ping_url} answered {exc.code}: the bench probes looplab's /ping. "
+                "If the app mounts looplab under a prefix (instrument(app, prefix=...)), pass "
+                "--monitor-prefix; an app without looplab can be probed with `looplab probe`."
+            ) from None
 
     def has_monitor(self) -> bool:
         try:
@@ -55,12 +77,12 @@ class Server:
 
     def monitor(self, window: str = BENCH_WINDOW, *, reset: bool = False) -> MonitorSnapshot:
         query = f"?window={window}" + ("&reset=true" if reset else "")
-        with urllib.request.urlopen(f"{self.base}/monitor{query}", timeout=10) as response:
+        with urllib.request.urlopen(f"{self.monitor_base}/monitor{query}", timeout=10) as response:
             return MonitorSnapshot.model_validate_json(response.read())
 
     def ping_ms(self, timeout: float = 10.0) -> float:
         started = time.perf_counter()
-        with urllib.request.urlopen(self.base + "/ping", timeout=timeout) as response:
+        with urllib.request.urlopen(self.ping_url, timeout=timeout) as response:
             response.read()
         return (time.perf_counter() - started) * 1e3
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from looplab.bench._catalogue import CatalogueError, fetch_catalogue, select
+from looplab.bench._catalogue import fetch_catalogue, select
 from looplab.bench._clients import ClientProcess
 from looplab.bench._load import LoadResult
 from looplab.bench._probe import ProbeResult
@@ -48,7 +48,8 @@ _LEAD_S = 0.3
 # The monitor window is reset this long before the load starts, while the server is idle:
 # a reset sent after a blocking request had arrived would wait for it and miss its stall.
 _RESET_AHEAD_S = 0.1
-_VERSIONS = ("fastapi", "starlette", "anyio", "asyncer", "uvicorn")
+# The packages whose versions results.json records, besides Python and the plugin's own.
+_VERSIONS = ("looplab", "anyio", "starlette", "fastapi", "uvicorn")
 
 ProgressCallback = Callable[[str], None]
 
@@ -80,12 +81,14 @@ class Bench:
         settings: BenchSettings,
         *,
         server_env: Mapping[str, str] | None = None,
+        versions: Sequence[str] = (),
         progress: ProgressCallback | None = None,
     ) -> None:
         if settings.url is None and settings.app is None:
             raise ValueError("the bench needs a server: settings.url, or settings.app to start")
         self.settings = settings
         self._server_env = dict(server_env or {})
+        self._versions = tuple(dict.fromkeys((*_VERSIONS, *versions)))
         self._progress = progress or (lambda description: None)
         self._state = _State()
         self._server: Server | None = None
@@ -111,10 +114,10 @@ class Bench:
                 )
                 self._process = stack.enter_context(process)
                 base = process.url
-            self._server = Server(base)
+            self._server = Server(base, self.settings.monitor_prefix)
+            self._server.check_ping()
+            # An app without a catalogue (a user's own) gets the probe alone.
             catalogue = fetch_catalogue(base)
-            if catalogue is None and not self.settings.url:
-                raise CatalogueError(f"the app at {base} serves no catalogue at GET /lab")
             self._state.entries = select(catalogue or [], self.settings.families, self.settings.ids)
             self._state.monitor = self.settings.workers == 1 and self._server.has_monitor()
             self._load = ClientProcess("looplab-load")
@@ -155,7 +158,7 @@ class Bench:
             )
         self._probe.submit(
             "probe",
-            url=self.server.base + "/ping",
+            url=self.server.ping_url,
             rate_hz=self.settings.probe_rate_hz,
             duration_s=duration_s,
             start_at=start_at,
@@ -229,7 +232,7 @@ class Bench:
 
     def _meta(self, snapshot: MonitorSnapshot | None) -> RunMeta:
         versions = {"python": platform.python_version()}
-        for name in _VERSIONS:
+        for name in self._versions:
             try:
                 versions[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:
