@@ -3,7 +3,8 @@
 Nothing here names an endpoint of the lab: when a test starts, the catalogue is read
 from ``GET /lab`` and every chosen entry becomes one task that calls the entry's
 path with its ``workload`` query parameters, grouped in the statistics under its id.
-``/lab`` is parsed with looplab's own :class:`looplab.protocol.CatalogueEntry`.
+``/lab`` is read and the entries chosen as ``looplab bench`` does it, by
+:func:`looplab.bench.fetch_catalogue` and :func:`looplab.bench.select`.
 
     locust -f benchmarks/locustfile.py --headless -u 9 -r 9 -t 30s \\
         --host http://127.0.0.1:8000 --lab-family read
@@ -26,8 +27,7 @@ measures both on the same stall.
 from __future__ import annotations
 
 import logging
-import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gevent
@@ -35,8 +35,8 @@ from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
-from pydantic import TypeAdapter
 
+from looplab.bench import CatalogueError, fetch_catalogue, select
 from looplab.protocol import CatalogueEntry
 
 __all__ = ["LabUser", "ProbeUser"]
@@ -44,8 +44,6 @@ __all__ = ["LabUser", "ProbeUser"]
 logger = logging.getLogger("looplab.locust")
 
 LabTask = Callable[["LabUser"], None]
-
-_CATALOGUE = TypeAdapter(list[CatalogueEntry])
 
 
 @events.init_command_line_parser.add_listener
@@ -68,36 +66,6 @@ def _add_arguments(parser: Any) -> None:
         default=20.0,
         help="Calls per second of the ProbeUser to /ping",
     )
-
-
-def _split(option: str) -> set[str]:
-    return {part.strip() for part in option.split(",") if part.strip()}
-
-
-def fetch_catalogue(host: str) -> list[CatalogueEntry]:
-    """The lab's catalogue, as served at ``GET /lab`` (pydantic's ValidationError if it is not)."""
-    with urllib.request.urlopen(host.rstrip("/") + "/lab", timeout=10) as response:
-        return _CATALOGUE.validate_json(response.read())
-
-
-def select_entries(
-    catalogue: Sequence[CatalogueEntry], ids: set[str], families: set[str]
-) -> list[CatalogueEntry]:
-    """The entries whose id or family is asked for (all of them when nothing is)."""
-    known_ids = {entry.id for entry in catalogue}
-    known_families = {entry.family for entry in catalogue}
-    if unknown := ids - known_ids:
-        raise ValueError(
-            f"unknown --lab-ids {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_ids))}"
-        )
-    if unknown := families - known_families:
-        raise ValueError(
-            f"unknown --lab-family {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(known_families))}"
-        )
-    if not ids and not families:
-        return list(catalogue)
-    return [entry for entry in catalogue if entry.id in ids or entry.family in families]
 
 
 def lab_task(entry: CatalogueEntry) -> LabTask:
@@ -175,10 +143,14 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
         return
     try:
         catalogue = fetch_catalogue(environment.host)
-        entries = select_entries(catalogue, _split(options.lab_ids), _split(options.lab_family))
-    # OSError covers urllib's errors; ValueError (pydantic's ValidationError among
-    # them) a /lab that is not the catalogue, or ids and families it does not have.
-    except (OSError, ValueError) as exc:
+        if catalogue is None:
+            _stop_run(environment, f"{environment.host} has no catalogue: GET /lab answered 404")
+            return
+        # Comma-separated lists, split by select: "read,cpu".
+        entries = select(catalogue, families=[options.lab_family], ids=[options.lab_ids])
+    # OSError covers urllib's errors (no server there); CatalogueError a /lab that is
+    # not a catalogue, or a --lab-ids or --lab-family that names nothing in it.
+    except (OSError, CatalogueError) as exc:
         _stop_run(environment, f"cannot build the lab tasks from {environment.host}/lab: {exc}")
         return
     if not entries:

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 
 from app.api.params import QUERY_TYPES, Sample, SampleFile
-from app.catalogue import entry, family_of
+from app.catalogue import by_id, family_of
 from app.core.config import COST_BUDGET_ENV, get_settings
 from looplab.protocol import CatalogueEntry, Message
 
@@ -53,9 +53,9 @@ def over_budget(cost_ms: float, budget_ms: int) -> RequestValidationError:
     )
 
 
-def _budget_guard(found: CatalogueEntry) -> Callable[..., Any] | None:
-    family = family_of(found)
-    if not any(name in QUERY_TYPES for name in found.params):
+def _budget_guard(entry: CatalogueEntry) -> Callable[..., Any] | None:
+    family = family_of(entry)
+    if not any(name in QUERY_TYPES for name in entry.params):
         return None  # nothing a query can make expensive
 
     # The guard declares the entry's own query parameters (validated as the route
@@ -77,7 +77,7 @@ def _budget_guard(found: CatalogueEntry) -> Callable[..., Any] | None:
             annotation=QUERY_TYPES[name],
             default=family.params[name].default,
         )
-        for name in found.params
+        for name in entry.params
     ]
     within_budget.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return within_budget
@@ -88,18 +88,18 @@ _MESSAGE_SCHEMA = Message.model_json_schema()
 
 def catalogued(entry_id: str) -> RouteOptions:
     """The route decorator's keywords for the catalogue entry ``entry_id``."""
-    found = entry(entry_id)
-    guard = _budget_guard(found)
+    entry = by_id(entry_id)
+    guard = _budget_guard(entry)
     responses: dict[int | str, dict[str, Any]] = {}
-    if "file" in found.params:
+    if "file" in entry.params:
         # JSON whatever the route streams on success, so the content type is spelt out.
         responses[404] = {
             "description": "No such file in the data directory (GET /lab/files lists them).",
             "content": {"application/json": {"schema": _MESSAGE_SCHEMA}},
         }
     return RouteOptions(
-        summary=found.summary,
-        description=found.lesson,
+        summary=entry.summary,
+        description=entry.lesson,
         dependencies=[Depends(guard)] if guard is not None else [],
         responses=responses,
     )

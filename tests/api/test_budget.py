@@ -27,11 +27,11 @@ def small_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
         get_settings.cache_clear()
 
 
-def _most(found: CatalogueEntry) -> dict[str, int | str | bool]:
-    """Every numeric knob of ``found`` at its maximum: the dearest query there is."""
-    query = dict(found.workload)
-    for name in found.params:
-        param = family_of(found).params[name]
+def _most(entry: CatalogueEntry) -> dict[str, int | str | bool]:
+    """Every numeric knob of ``entry`` at its maximum: the dearest query there is."""
+    query = dict(entry.workload)
+    for name in entry.params:
+        param = family_of(entry).params[name]
         if isinstance(param, NumberParam):
             query[name] = param.max
     return query
@@ -43,13 +43,13 @@ def test_the_default_budget_is_30_s() -> None:
 
 @over_entries(COSTED)
 def test_over_the_budget_is_a_422_that_names_it(
-    small_budget: TestClient, found: CatalogueEntry
+    small_budget: TestClient, entry: CatalogueEntry
 ) -> None:
-    query = _most(found)
+    query = _most(entry)
     # The query is dear by the family's own formula (a 64 KiB chunk of a 1 MiB file
     # times a 10 s delay, 100,000 tokens...), and nothing of it runs.
-    assert family_of(found).cost(query, 1 << 20) > BUDGET_MS
-    response = small_budget.get(found.path, params=query)
+    assert family_of(entry).cost(query, 1 << 20) > BUDGET_MS
+    response = small_budget.get(entry.path, params=query)
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["type"] == "cost_budget"
@@ -57,13 +57,13 @@ def test_over_the_budget_is_a_422_that_names_it(
 
 
 @over_entries(COSTED)
-def test_within_the_budget_runs(small_budget: TestClient, found: CatalogueEntry) -> None:
+def test_within_the_budget_runs(small_budget: TestClient, entry: CatalogueEntry) -> None:
     # The workload at a tenth of its delays fits in a 1 s budget.
     query = {
         name: value // 10 if name in ("delay_ms", "item_delay_ms", "cpu_ms") else value
-        for name, value in found.workload.items()
+        for name, value in entry.workload.items()
     }
-    response = small_budget.get(found.path, params=query)
+    response = small_budget.get(entry.path, params=query)
     assert response.status_code == 200, response.text
 
 

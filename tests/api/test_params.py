@@ -84,10 +84,10 @@ MISSING = [
 @over_entries(FILE_ENTRIES)
 @pytest.mark.parametrize("name", MALFORMED)
 async def test_malformed_file_names_are_422(
-    jail_client: httpx.AsyncClient, found: CatalogueEntry, name: str
+    jail_client: httpx.AsyncClient, entry: CatalogueEntry, name: str
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(f"{found.path}?file={name}")
+        response = await jail_client.get(f"{entry.path}?file={name}")
     assert response.status_code == 422, response.text
     assert SECRET not in response.content
     assert response.json()["detail"][0]["loc"] == ["query", "file"]
@@ -96,10 +96,10 @@ async def test_malformed_file_names_are_422(
 @over_entries(FILE_ENTRIES)
 @pytest.mark.parametrize("name", MISSING)
 async def test_files_outside_or_not_regular_are_404(
-    jail_client: httpx.AsyncClient, found: CatalogueEntry, name: str
+    jail_client: httpx.AsyncClient, entry: CatalogueEntry, name: str
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(found.path, params={"file": name})
+        response = await jail_client.get(entry.path, params={"file": name})
     assert response.status_code == 404, response.text
     assert SECRET not in response.content
     assert "No file named" in response.json()["detail"]
@@ -107,12 +107,12 @@ async def test_files_outside_or_not_regular_are_404(
 
 @over_entries(FILE_ENTRIES)
 async def test_a_symlink_inside_the_directory_is_served(
-    jail_client: httpx.AsyncClient, found: CatalogueEntry
+    jail_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
     async with jail_client:
-        response = await jail_client.get(found.path, params={"file": "alias.bin"})
+        response = await jail_client.get(entry.path, params={"file": "alias.bin"})
     assert response.status_code == 200
-    if found.family == "stream":
+    if entry.family == "stream":
         assert response.content == sample_bytes(4096)
     else:
         assert response.json()["bytes"] == 4096
@@ -131,21 +131,21 @@ def _out_of_bounds(name: str, spec: ParamSpec) -> list[object]:
 
 
 OUT_OF_BOUNDS = [
-    pytest.param(found, {name: value}, id=f"{found.id}-{name}={value}")
-    for found in entries()
-    for name, spec in found.params.items()
+    pytest.param(entry, {name: value}, id=f"{entry.id}-{name}={value}")
+    for entry in entries()
+    for name, spec in entry.params.items()
     for value in _out_of_bounds(name, spec)
 ]
 
 
-@pytest.mark.parametrize(("found", "params"), OUT_OF_BOUNDS)
+@pytest.mark.parametrize(("entry", "params"), OUT_OF_BOUNDS)
 async def test_out_of_bounds_parameters_are_422(
-    jail_client: httpx.AsyncClient, found: CatalogueEntry, params: dict[str, object]
+    jail_client: httpx.AsyncClient, entry: CatalogueEntry, params: dict[str, object]
 ) -> None:
     # A file that exists: only the bound is wrong.
-    query = {"file": "sample-4KiB.bin", **params} if "file" in found.params else params
+    query = {"file": "sample-4KiB.bin", **params} if "file" in entry.params else params
     async with jail_client:
-        response = await jail_client.get(found.path, params=query)  # type: ignore[arg-type]
+        response = await jail_client.get(entry.path, params=query)  # type: ignore[arg-type]
     assert response.status_code == 422, response.text
     (name,) = params
     assert response.json()["detail"][0]["loc"] == ["query", name]

@@ -37,12 +37,12 @@ EXCLUDED = {
 
 
 def _schemathesis() -> str:
-    found = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
-    if found is None:
+    executable = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+    if executable is None:
         if os.environ.get("CI") == "true":
             pytest.fail("schemathesis is missing: it is in the dev dependency group")
         pytest.skip("schemathesis is not installed")
-    return found
+    return executable
 
 
 @pytest.fixture(scope="module")

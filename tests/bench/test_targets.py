@@ -1,7 +1,7 @@
 """The targets computed from runs already made: separation at 32, isolation at 8."""
 
 from app.bench.targets import isolation, separation
-from app.catalogue import entry
+from app.catalogue import by_id
 from looplab.protocol import (
     BenchResults,
     BenchSettings,
@@ -22,12 +22,12 @@ def probe(p99: float) -> Percentiles:
 
 
 def run(entry_id: str, concurrency: int, probe_p99: float) -> RunRecord:
-    found = entry(entry_id)
+    entry = by_id(entry_id)
     return RunRecord(
-        id=found.id,
-        family=found.family,
-        approach=found.approach,
-        expect=found.expect,
+        id=entry.id,
+        family=entry.family,
+        approach=entry.approach,
+        expect=entry.expect,
         concurrency=concurrency,
         duration_s=2.0,
         requests=100,
@@ -40,10 +40,10 @@ def run(entry_id: str, concurrency: int, probe_p99: float) -> RunRecord:
         threadpool_peak_borrowed=None,
         stalls=None,
         top_blocker=None,
-        verdict=found.expect,
+        verdict=entry.expect,
         agrees=True,
         verdict_source="probe",
-        cost_ms=found.cost_ms,
+        cost_ms=entry.cost_ms,
         trace=NO_TRACE,
     )
 
@@ -79,22 +79,22 @@ def results(runs: list[RunRecord], idle_p99: float = 2.0) -> BenchResults:
 
 
 def test_separation_uses_the_best_offloaded_entry() -> None:
-    found = separation(RUNS)
-    assert found.line == "separation: 250x (≥ 100x at 32 concurrent)"
-    assert found.model_dump()["line"] == found.line
-    assert found.met is True
-    assert "read.asyncify" in found.detail
+    target = separation(RUNS)
+    assert target.line == "separation: 250x (≥ 100x at 32 concurrent)"
+    assert target.model_dump()["line"] == target.line
+    assert target.met is True
+    assert "read.asyncify" in target.detail
 
 
 def test_separation_below_100x_is_missed() -> None:
     runs = [run("read.inline", 32, 500.0), run("read.asyncify", 32, 10.0)]
-    found = separation(runs)
-    assert (found.value, found.met) == ("50x", False)
+    target = separation(runs)
+    assert (target.value, target.met) == ("50x", False)
 
 
 def test_separation_needs_runs_at_32() -> None:
-    found = separation([r for r in RUNS if r.concurrency != 32])
-    assert (found.value, found.met) == ("not measured", None)
+    target = separation([r for r in RUNS if r.concurrency != 32])
+    assert (target.value, target.met) == ("not measured", None)
 
 
 def test_isolation_names_each_responsive_entry_over_twice_the_idle_floor() -> None:

@@ -72,10 +72,19 @@ def test_locust_loads_chosen_entries_without_failures(server: ServerProcess) -> 
     assert row_names(output) == expected
 
 
-def test_locust_rejects_an_unknown_lab_id(server: ServerProcess) -> None:
-    result = run_locust(server.url, "--lab-ids", "story.nonexistent")
-    assert result.returncode == 1
-    assert "unknown --lab-ids story.nonexistent" in result.stderr
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--lab-ids", "story.nonexistent", "unknown id story.nonexistent"),
+        ("--lab-family", "nonexistent", "unknown family nonexistent"),
+    ],
+)
+def test_locust_rejects_an_unknown_id_or_family(
+    server: ServerProcess, option: str, value: str, message: str
+) -> None:
+    result = run_locust(server.url, option, value)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stderr
 
 
 def test_locust_exits_1_when_requests_fail() -> None:

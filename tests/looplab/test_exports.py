@@ -27,10 +27,10 @@ PUBLIC = [
 
 
 def _all_modules() -> list[str]:
-    found = ["looplab"]
+    modules = ["looplab"]
     for info in pkgutil.walk_packages(looplab.__path__, "looplab."):
-        found.append(info.name)
-    return found
+        modules.append(info.name)
+    return modules
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -17,13 +17,15 @@ def entries(
     return [e for e in CATALOGUE if (not families or e.family in families) and where(e)]
 
 
-def over_entries(found: Iterable[CatalogueEntry], argname: str = "found") -> pytest.MarkDecorator:
+def over_entries(
+    selection: Iterable[CatalogueEntry], argname: str = "entry"
+) -> pytest.MarkDecorator:
     """Parametrize a test over catalogue entries, one test per entry id.
 
     An empty selection is an error, not a silently skipped test: a test that
     selects by family or parameter must select something.
     """
-    chosen = list(found)
+    chosen = list(selection)
     if not chosen:
         raise ValueError(f"no catalogue entry selected for {argname!r}")
     return pytest.mark.parametrize(argname, chosen, ids=[e.id for e in chosen])

@@ -11,9 +11,9 @@ CPU = over_entries(entries("cpu"))
 
 @CPU
 async def test_cpu_burns_the_thread_time_asked(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
-    response = await lab_client.get(found.path, params={"cpu_ms": 50})
+    response = await lab_client.get(entry.path, params={"cpu_ms": 50})
     assert response.status_code == 200
     body = response.json()
     assert 50 <= body["cpu_ms"] < 50 + 40
@@ -23,10 +23,10 @@ async def test_cpu_burns_the_thread_time_asked(
 
 
 @CPU
-async def test_cpu_zero_is_quick(lab_client: httpx.AsyncClient, found: CatalogueEntry) -> None:
+async def test_cpu_zero_is_quick(lab_client: httpx.AsyncClient, entry: CatalogueEntry) -> None:
     # Warmed up first: the process pool's first call starts a worker interpreter.
-    assert (await lab_client.get(found.path, params={"cpu_ms": 0})).status_code == 200
-    response = await lab_client.get(found.path, params={"cpu_ms": 0})
+    assert (await lab_client.get(entry.path, params={"cpu_ms": 0})).status_code == 200
+    response = await lab_client.get(entry.path, params={"cpu_ms": 0})
     assert response.status_code == 200
     body = response.json()
     assert body["rounds"] == 0

@@ -8,7 +8,6 @@ layer's counters must be back to zero and the process's descriptors back to
 where they were.
 """
 
-import json
 import os
 import socket
 import time
@@ -20,7 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.catalogue import entry, long_workload
+from app.api.routes.lab import OpenCounts
+from app.catalogue import by_id, long_workload
 from app.cli import APP
 from app.core.config import DATA_DIR_ENV
 from looplab.bench import ServerProcess
@@ -35,14 +35,14 @@ ABORTS = 100
 LONG = entries(where=lambda e: bool(long_workload(e)))
 
 
-def _target(found: CatalogueEntry, **overrides: str) -> str:
-    """The path and query of one long request of ``found``."""
-    return found.url("", **{**long_workload(found), **overrides})
+def _target(entry: CatalogueEntry, **overrides: str) -> str:
+    """The path and query of one long request of ``entry``."""
+    return entry.url("", **{**long_workload(entry), **overrides})
 
 
-def _deadline(found: CatalogueEntry) -> float:
+def _deadline(entry: CatalogueEntry) -> float:
     # Whatever waits between chunks or tokens, plus 2 s.
-    query = long_workload(found)
+    query = long_workload(entry)
     delay_ms = query.get("delay_ms", query.get("item_delay_ms", 0))
     assert isinstance(delay_ms, int)
     return time.monotonic() + delay_ms / 1000 + 2
@@ -58,11 +58,10 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-def _open_counts(server: ServerProcess) -> dict[str, int]:
+def _open_counts(server: ServerProcess) -> OpenCounts:
     # A fresh connection each time, closed at once: the probe holds no descriptor.
     with urllib.request.urlopen(server.url + "/lab/open", timeout=10) as response:
-        counts: dict[str, int] = json.load(response)
-    return counts
+        return OpenCounts.model_validate_json(response.read())
 
 
 def _descriptors(server: ServerProcess) -> int:
@@ -83,10 +82,10 @@ def _abort_one(server: ServerProcess, target: str) -> None:
         assert received.startswith(b"HTTP/1.1 200"), received[:200]
 
 
-def _settled(server: ServerProcess, baseline: int, deadline: float) -> tuple[dict[str, int], int]:
+def _settled(server: ServerProcess, baseline: int, deadline: float) -> tuple[OpenCounts, int]:
     while True:
         counts, descriptors = _open_counts(server), _descriptors(server)
-        quiet = counts["files"] == 0 and counts["producers"] == 0
+        quiet = counts.files == 0 and counts.producers == 0
         if (quiet and descriptors <= baseline) or time.monotonic() > deadline:
             return counts, descriptors
         time.sleep(0.05)
@@ -94,22 +93,22 @@ def _settled(server: ServerProcess, baseline: int, deadline: float) -> tuple[dic
 
 @over_entries(LONG)
 def test_aborted_streams_release_files_and_producers(
-    server: ServerProcess, found: CatalogueEntry
+    server: ServerProcess, entry: CatalogueEntry
 ) -> None:
-    target = _target(found)
+    target = _target(entry)
     at_rest = _open_counts(server)
-    assert (at_rest["files"], at_rest["producers"]) == (0, 0)
+    assert (at_rest.files, at_rest.producers) == (0, 0)
     baseline = _descriptors(server)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda _: _abort_one(server, target), range(ABORTS)))
 
-    counts, descriptors = _settled(server, baseline, _deadline(found))
-    assert counts["files"] == 0, counts
-    assert counts["producers"] == 0, counts
+    counts, descriptors = _settled(server, baseline, _deadline(entry))
+    assert counts.files == 0, counts
+    assert counts.producers == 0, counts
     assert descriptors <= baseline, (descriptors, baseline)
     # The server is still healthy afterwards.
-    assert _open_counts(server)["files"] == 0
+    assert _open_counts(server).files == 0
 
 
 # A producer that needs a thread token, pulled by syncify from a def generator: on
@@ -119,13 +118,13 @@ def test_aborted_streams_release_files_and_producers(
 # https://github.com/agronholm/anyio/issues/1257. Strict: a fixed AnyIO turns it green.
 @pytest.mark.xfail(strict=True, reason="AnyIO cancel-delivery spin (agronholm/anyio#1257)")
 def test_aborted_syncify_streams_whose_producer_needs_a_thread(data_dir: Path) -> None:
-    found = entry("produce-stream.syncify")
+    entry = by_id("produce-stream.syncify")
     running = _server(data_dir).start()
     try:
-        target = _target(found, source="thread")
+        target = _target(entry, source="thread")
         for _ in range(20):
             _abort_one(running, target)
-        counts, _ = _settled(running, _descriptors(running), _deadline(found))
-        assert counts["producers"] == 0, counts
+        counts, _ = _settled(running, _descriptors(running), _deadline(entry))
+        assert counts.producers == 0, counts
     finally:
         running.stop(timeout=2)

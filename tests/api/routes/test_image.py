@@ -19,8 +19,8 @@ def test_image_is_a_valid_png() -> None:
 
 
 @IMAGE
-def test_stream_image(client: TestClient, found: CatalogueEntry) -> None:
-    response = client.get(found.path)
+def test_stream_image(client: TestClient, entry: CatalogueEntry) -> None:
+    response = client.get(entry.path)
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content == IMAGE_PATH.read_bytes()
@@ -30,15 +30,15 @@ def test_stream_image(client: TestClient, found: CatalogueEntry) -> None:
 
 
 @IMAGE
-def test_stream_image_whole_on_every_request(client: TestClient, found: CatalogueEntry) -> None:
+def test_stream_image_whole_on_every_request(client: TestClient, entry: CatalogueEntry) -> None:
     # A module-level BytesIO would be drained by the first request.
     expected = IMAGE_PATH.read_bytes()
-    assert [client.get(found.path).content for _ in range(3)] == [expected] * 3
+    assert [client.get(entry.path).content for _ in range(3)] == [expected] * 3
 
 
 @IMAGE
-def test_stream_image_arrives_in_chunks(client: TestClient, found: CatalogueEntry) -> None:
-    with client.stream("GET", found.path) as response:
+def test_stream_image_arrives_in_chunks(client: TestClient, entry: CatalogueEntry) -> None:
+    with client.stream("GET", entry.path) as response:
         chunks = list(response.iter_raw())
     # Iterating a binary file yields pieces ending at newline bytes.
     assert len(chunks) > 5

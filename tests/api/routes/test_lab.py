@@ -1,15 +1,20 @@
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from app.catalogue import CATALOGUE, entry
+from app.api.routes import lab
+from app.api.routes.lab import OpenCounts
+from app.catalogue import by_id
 from app.main import create_app
 from app.samples import DEFAULT_SIZES, sample_bytes, sample_name
+from looplab.monitor import instrument
 from looplab.protocol import CatalogueEntry
 
 from .conftest import app_on
@@ -17,27 +22,69 @@ from .conftest import app_on
 pytestmark = pytest.mark.anyio
 
 
-async def test_lab_serves_the_catalogue(lab_client: httpx.AsyncClient) -> None:
-    response = await lab_client.get("/lab")
+def _operations(app: FastAPI) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every operation of the app's OpenAPI document, by method and path."""
+    return {
+        (method.upper(), path): operation
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+async def _served(client: httpx.AsyncClient) -> list[CatalogueEntry]:
+    response = await client.get("/lab")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    # What a reader of /lab parses: every entry, in order, nothing lost on the wire.
-    served = TypeAdapter(list[CatalogueEntry]).validate_json(response.content)
-    assert served == list(CATALOGUE)
+    # What a reader of /lab parses: a list of entries, nothing the model refuses.
+    return TypeAdapter(list[CatalogueEntry]).validate_json(response.content)
+
+
+async def test_lab_serves_entries_with_unique_ids(lab_client: httpx.AsyncClient) -> None:
+    served = await _served(lab_client)
+    assert served
+    ids = [e.id for e in served]
+    assert len(set(ids)) == len(ids), ids
+
+
+async def test_each_served_entry_is_a_route_that_takes_its_workload(
+    lab_app: FastAPI, lab_client: httpx.AsyncClient
+) -> None:
+    operations = _operations(lab_app)
+    for entry in await _served(lab_client):
+        operation = operations.get((entry.method, entry.path))
+        assert operation is not None, f"{entry.id}: no {entry.method} {entry.path} in OpenAPI"
+        query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert entry.workload.keys() <= query, (entry.id, query)
+
+
+async def test_lab_serves_every_catalogued_route_and_nothing_else(
+    lab_app: FastAPI, lab_client: httpx.AsyncClient
+) -> None:
+    # The catalogued routes, found in OpenAPI: every operation but the instrument's
+    # and the /lab router's own. Each is served once, with the summary its route shows.
+    bare = FastAPI()
+    instrument(bare)
+    bare.include_router(lab.router)
+    operations = _operations(lab_app)
+    catalogued = {
+        key: op["summary"] for key, op in operations.items() if key not in _operations(bare)
+    }
+    served = {(e.method, e.path): e.summary for e in await _served(lab_client)}
+    assert served == catalogued
 
 
 async def test_lab_uses_the_protocols_wire_names(lab_client: httpx.AsyncClient) -> None:
-    by_id = {found["id"]: found for found in (await lab_client.get("/lab")).json()}
-    read = by_id["read.inline"]
+    served = {entry["id"]: entry for entry in (await lab_client.get("/lab")).json()}
+    read = served["read.inline"]
     assert read["workload"] == {"file": "sample-1MiB.bin", "delay_ms": 300}
     assert read["cost_ms"] == 300
     assert read["params"]["delay_ms"] == {"default": 0, "min": 0, "max": 10_000, "choices": None}
     assert read["params"]["cold"]["choices"] == [False, True]
     assert {"load", "load_cost_ms"}.isdisjoint(read)
-    assert by_id["story.stream"]["workload"] == {}
-    assert by_id["story.stream"]["cost_ms"] == 0
-    assert by_id["stream.fileresponse"]["params"].keys() == {"file"}
-    assert set(read) == set(entry("read.inline").model_dump())
+    assert served["story.stream"]["workload"] == {}
+    assert served["story.stream"]["cost_ms"] == 0
+    assert served["stream.fileresponse"]["params"].keys() == {"file"}
+    assert set(read) == set(by_id("read.inline").model_dump())
 
 
 async def test_lab_files_lists_the_samples_with_checksums(lab_client: httpx.AsyncClient) -> None:
@@ -73,10 +120,10 @@ async def test_lab_files_of_a_missing_directory_is_empty(tmp_path: Path) -> None
 
 
 async def test_lab_open_counts_nothing_at_rest(lab_client: httpx.AsyncClient) -> None:
-    body = (await lab_client.get("/lab/open")).json()
-    assert body["files"] == 0
-    assert body["producers"] == 0
-    assert body["descriptors"] > 0
+    counts = OpenCounts.model_validate_json((await lab_client.get("/lab/open")).content)
+    assert counts.files == 0
+    assert counts.producers == 0
+    assert counts.descriptors is not None and counts.descriptors > 0
 
 
 def test_startup_creates_the_data_directory_with_samples(

@@ -16,10 +16,10 @@ PRODUCE = over_entries(entries("produce"))
 @PRODUCE
 @pytest.mark.parametrize("source", ["async", "thread"])
 async def test_produce_collects_every_token(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry, source: str
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry, source: str
 ) -> None:
     params = {"items": 5, "item_delay_ms": 20, "source": source}
-    response = await lab_client.get(found.path, params=params)
+    response = await lab_client.get(entry.path, params=params)
     assert response.status_code == 200
     body = response.json()
     assert body["items"] == [f"token-{i} " for i in range(5)]
@@ -28,10 +28,10 @@ async def test_produce_collects_every_token(
 
 @PRODUCE
 async def test_produce_defaults_to_ten_tokens(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
-    response = await lab_client.get(found.path, params={"item_delay_ms": 0})
-    assert len(response.json()["items"]) == found.params["items"].default == 10
+    response = await lab_client.get(entry.path, params={"item_delay_ms": 0})
+    assert len(response.json()["items"]) == entry.params["items"].default == 10
 
 
 async def test_syncify_on_the_event_loop_is_a_clear_error() -> None:

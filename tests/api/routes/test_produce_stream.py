@@ -12,10 +12,10 @@ PRODUCE_STREAM = over_entries(entries("produce-stream"))
 @PRODUCE_STREAM
 @pytest.mark.parametrize("source", ["async", "thread"])
 async def test_produce_stream_sends_tokens_as_text(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry, source: str
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry, source: str
 ) -> None:
     params = {"items": 6, "item_delay_ms": 10, "source": source}
-    async with lab_client.stream("GET", found.path, params=params) as response:
+    async with lab_client.stream("GET", entry.path, params=params) as response:
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
         chunks = [chunk async for chunk in response.aiter_text()]
@@ -24,8 +24,8 @@ async def test_produce_stream_sends_tokens_as_text(
 
 @PRODUCE_STREAM
 async def test_produce_stream_takes_item_delays(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
-    response = await lab_client.get(found.path, params={"items": 5, "item_delay_ms": 60})
+    response = await lab_client.get(entry.path, params={"items": 5, "item_delay_ms": 60})
     assert response.text.count("token-") == 5
     assert response.elapsed.total_seconds() >= 0.3

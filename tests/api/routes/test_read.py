@@ -17,9 +17,9 @@ READ = over_entries(entries("read"))
 @READ
 @pytest.mark.parametrize("size", [4 * 1024, 1024 * 1024])
 async def test_read_returns_the_file_digest(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry, size: int
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry, size: int
 ) -> None:
-    response = await lab_client.get(found.path, params={"file": sample_name(size)})
+    response = await lab_client.get(entry.path, params={"file": sample_name(size)})
     assert response.status_code == 200
     body = response.json()
     assert body["file"] == sample_name(size)
@@ -32,18 +32,18 @@ async def test_read_returns_the_file_digest(
 
 @READ
 async def test_read_reads_the_default_sample(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
-    response = await lab_client.get(found.path)
+    response = await lab_client.get(entry.path)
     assert response.status_code == 200
-    assert response.json()["file"] == found.params["file"].default == "sample-1MiB.bin"
+    assert response.json()["file"] == entry.params["file"].default == "sample-1MiB.bin"
 
 
 @READ
 async def test_read_pays_the_simulated_delay(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry
 ) -> None:
-    response = await lab_client.get(found.path, params={"file": "sample-4KiB.bin", "delay_ms": 150})
+    response = await lab_client.get(entry.path, params={"file": "sample-4KiB.bin", "delay_ms": 150})
     body = response.json()
     assert body["simulated_delay_ms"] == 150
     assert body["elapsed_ms"] >= 150
@@ -51,10 +51,10 @@ async def test_read_pays_the_simulated_delay(
 
 @READ
 async def test_read_cold_reports_whether_the_cache_was_evicted(
-    lab_client: httpx.AsyncClient, found: CatalogueEntry, data_dir: Path
+    lab_client: httpx.AsyncClient, entry: CatalogueEntry, data_dir: Path
 ) -> None:
     expected = cold_read_reports(data_dir / "sample-1MiB.bin")
-    response = await lab_client.get(found.path, params={"file": "sample-1MiB.bin", "cold": True})
+    response = await lab_client.get(entry.path, params={"file": "sample-1MiB.bin", "cold": True})
     assert response.status_code == 200
     body = response.json()
     # True on a disk; on tmpfs, nothing to evict (False, or null if it cannot tell).

@@ -34,9 +34,9 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-async def _run_batch(client: httpx.AsyncClient, found: CatalogueEntry) -> None:
+async def _run_batch(client: httpx.AsyncClient, entry: CatalogueEntry) -> None:
     async def one() -> None:
-        response = await client.get(found.url(str(client.base_url)))
+        response = await client.get(entry.url(str(client.base_url)))
         assert response.status_code == 200, response.text
 
     async with anyio.create_task_group() as group:
@@ -54,25 +54,25 @@ def _lag(measured: LagMeasurement) -> Lag:
 
 
 @over_entries(entries("read"))
-async def test_read_entry_over_http(server: ServerProcess, found: CatalogueEntry) -> None:
+async def test_read_entry_over_http(server: ServerProcess, entry: CatalogueEntry) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        await _run_batch(client, found)  # warm-up
-        if found.expect == "blocks":
+        await _run_batch(client, entry)  # warm-up
+        if entry.expect == "blocks":
             # Blocking by the rule means a stall of BLOCKS_FRACTION of the cost at least:
             # an assertion that allows less fails, and its message names the line.
             with pytest.raises(AssertionError, match="not responsive") as failure:
                 async with assert_responsive(
-                    url=server.url, max_lag_ms=BLOCKS_FRACTION * found.cost_ms
+                    url=server.url, max_lag_ms=BLOCKS_FRACTION * entry.cost_ms
                 ) as measured:
-                    await _run_batch(client, found)
+                    await _run_batch(client, entry)
             assert "app/work.py" in str(failure.value)
         else:
             # Noise only adds lag: a responsive entry may try three times.
             for _attempt in range(RESPONSIVE_TRIES):
                 async with _measure(server.url) as measured:
-                    await _run_batch(client, found)
-                if verdict(_lag(measured), found.cost_ms) == found.expect:
+                    await _run_batch(client, entry)
+                if verdict(_lag(measured), entry.cost_ms) == entry.expect:
                     break
     lag = _lag(measured)
-    print(f"\nlooplab-timing-e2e {found.id}: max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms")
-    assert verdict(lag, found.cost_ms) == found.expect, (found.id, lag)
+    print(f"\nlooplab-timing-e2e {entry.id}: max {lag.max_ms:.1f} ms, p99 {lag.p99_ms:.1f} ms")
+    assert verdict(lag, entry.cost_ms) == entry.expect, (entry.id, lag)

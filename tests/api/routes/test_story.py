@@ -23,8 +23,8 @@ def _chunks(client: TestClient, path: str) -> list[bytes]:
 
 
 @STORY
-def test_stream_story(client: TestClient, found: CatalogueEntry) -> None:
-    response = client.get(found.path)
+def test_stream_story(client: TestClient, entry: CatalogueEntry) -> None:
+    response = client.get(entry.path)
     assert response.status_code == 200
     body = response.content
     assert body.startswith(FIRST_LINE)
@@ -38,8 +38,8 @@ def test_stream_story(client: TestClient, found: CatalogueEntry) -> None:
 
 
 @STORY
-def test_stream_story_arrives_line_by_line(client: TestClient, found: CatalogueEntry) -> None:
-    chunks = _chunks(client, found.path)
+def test_stream_story_arrives_line_by_line(client: TestClient, entry: CatalogueEntry) -> None:
+    chunks = _chunks(client, entry.path)
     assert len(chunks) == LINES
     assert chunks[0].startswith(FIRST_LINE)
     assert chunks[-1] == LAST_LINE
@@ -52,8 +52,8 @@ def test_stream_story_arrives_line_by_line(client: TestClient, found: CatalogueE
 
 
 @STORY
-def test_every_variant_streams_the_same_body(client: TestClient, found: CatalogueEntry) -> None:
+def test_every_variant_streams_the_same_body(client: TestClient, entry: CatalogueEntry) -> None:
     # str and bytes, async and def, annotated or not: the same bytes on every request.
     reference = client.get(entries("story")[0].path).content
-    bodies = {client.get(found.path).content for _ in range(3)}
+    bodies = {client.get(entry.path).content for _ in range(3)}
     assert bodies == {reference}

@@ -14,10 +14,11 @@ import anyio
 import httpx
 import pytest
 
-from app.catalogue import entry
+from app.catalogue import by_id
 from app.cli import APP
 from app.core.config import DATA_DIR_ENV
 from looplab.bench import ServerProcess
+from looplab.protocol import MonitorSnapshot, ThreadPoolFigures
 from tests.utils.heap import frozen_heap
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timing, pytest.mark.server]
@@ -32,6 +33,11 @@ def server_with_tokens(data_dir: Path, request: pytest.FixtureRequest) -> Iterat
     finally:
         # A deadlocked server never finishes its requests: do not wait long for it.
         running.stop(timeout=2)
+
+
+def _threadpool(response: httpx.Response) -> ThreadPoolFigures:
+    assert response.status_code == 200, response.text
+    return MonitorSnapshot.model_validate_json(response.content).threadpool
 
 
 async def _ping_while(client: httpx.AsyncClient, done: anyio.Event) -> list[float]:
@@ -58,12 +64,12 @@ async def test_threadpool_requests_queue_for_tokens_while_ping_stays_fast(
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         # One request first: a fresh server's first call of a route pays one-time costs
         # on the loop (validators, imports) that are not what this test is about.
-        warm = await client.get(entry("read.threadpool").path, params={"file": "sample-4KiB.bin"})
+        warm = await client.get(by_id("read.threadpool").path, params={"file": "sample-4KiB.bin"})
         assert warm.status_code == 200
         await client.get("/monitor", params={"window": "tokens", "reset": "true"})
 
         async def one() -> None:
-            response = await client.get(entry("read.threadpool").path, params=params)
+            response = await client.get(by_id("read.threadpool").path, params=params)
             statuses.append(response.status_code)
 
         async def pinger() -> None:
@@ -79,12 +85,12 @@ async def test_threadpool_requests_queue_for_tokens_while_ping_stays_fast(
                         requests.start_soon(one)
                 elapsed = time.perf_counter() - started
                 done.set()
-        pool = (await client.get("/monitor", params={"window": "tokens"})).json()["threadpool"]
+        pool = _threadpool(await client.get("/monitor", params={"window": "tokens"}))
     # 12 requests of 300 ms through 4 tokens: three waves, none refused.
     assert statuses == [200] * 12
     assert elapsed >= 0.85
-    assert pool["total_tokens"] == 4
-    assert pool["peak_borrowed"] <= 4
+    assert pool.total_tokens == 4
+    assert pool.peak_borrowed <= 4
     assert len(latencies) >= 5
     assert max(latencies) < 0.25, latencies
 
@@ -97,7 +103,7 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
     params = {"items": 5, "item_delay_ms": 100, "source": "thread"}
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         # Alone, it works: the route holds one token, its producer borrows the other.
-        alone = await client.get(entry("produce.syncify").path, params=params)
+        alone = await client.get(by_id("produce.syncify").path, params=params)
         assert alone.status_code == 200
         assert len(alone.json()["items"]) == 5
 
@@ -106,7 +112,7 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
 
         async def one() -> None:
             try:
-                await client.get(entry("produce.syncify").path, params=params, timeout=3)
+                await client.get(by_id("produce.syncify").path, params=params, timeout=3)
             except httpx.ReadTimeout:
                 timed_out.append(True)
 
@@ -120,11 +126,11 @@ async def test_syncify_deadlocks_when_the_producer_needs_a_token_too(
         assert (await client.get("/ping")).json() == {"ok": True}
         assert time.perf_counter() - started < 1
         # ...and the monitor shows every token borrowed, with producers waiting.
-        pool = (await client.get("/monitor")).json()["threadpool"]
-        assert pool["borrowed"] == 2
-        assert pool["waiting"] >= 2
+        pool = _threadpool(await client.get("/monitor"))
+        assert pool.borrowed == 2
+        assert pool.waiting >= 2
         # Work that needs no thread token still gets done.
         response = await client.get(
-            entry("produce.async").path, params={**params, "source": "async"}
+            by_id("produce.async").path, params={**params, "source": "async"}
         )
         assert response.status_code == 200

@@ -112,7 +112,7 @@ async def _measure(app: ASGIApp, entry: CatalogueEntry) -> Lag:
     return _measured[entry.id]
 
 
-@over_entries(entries(), argname="entry")
+@over_entries(entries())
 async def test_entry_does_what_the_catalogue_expects(entry: CatalogueEntry, data_dir: Path) -> None:
     app = app_on(data_dir)
     lag = await _measure(app, entry)

@@ -36,8 +36,8 @@ async def starlette_endpoint(request: object) -> PlainTextResponse:
 
 
 def test_route_paths_walk_included_routers_and_mounts() -> None:
-    found = route_paths(nested_app)
-    assert found[block_in_included_router.__code__] == "/top/outer/mid/inner/block"
+    paths = route_paths(nested_app)
+    assert paths[block_in_included_router.__code__] == "/top/outer/mid/inner/block"
     starlette_app = Starlette(routes=[Mount("/sub", routes=[Route("/leaf", starlette_endpoint)])])
     assert route_paths(starlette_app) == {starlette_endpoint.__code__: "/sub/leaf"}
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from looplab.bench import ServerProcess
 from looplab.monitor import instrument
 from looplab.monitor._frames import route_paths
+from looplab.protocol import MonitorSnapshot
 
 MONITOR_PATHS = {"/monitor", "/monitor/stream", "/metrics"}
 
@@ -75,10 +76,12 @@ async def test_a_plain_starlette_app_gets_the_monitor_too(prefix: str) -> None:
         assert (await client.get(prefix + "/ping")).json() == {"ok": True}
         assert (await client.get("/block")).text == "done"
         await anyio.sleep(0.02)
-        document = (await client.get(prefix + "/monitor")).json()
+        response = await client.get(prefix + "/monitor")
         assert (await client.get(prefix + "/monitor?window=no good")).status_code == 422
-    stall = next(s for s in document["stalls"]["recent"] if s["route"] == "/block")
-    assert stall["blame"]["function"] == "block"
+    snapshot = MonitorSnapshot.model_validate_json(response.content)
+    stall = next(s for s in snapshot.stalls.recent if s.route == "/block")
+    assert stall.blame is not None
+    assert stall.blame.function == "block"
 
 
 def test_metrics_follow_the_option_and_prometheus_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,12 +136,13 @@ def test_demo_app_honours_looplab_monitor(monkeypatch: pytest.MonkeyPatch) -> No
 def test_uvloop_reports_no_utilization_but_measures_lag() -> None:
     with ServerProcess("tests.looplab.sample_app:app", loop="uvloop") as server:
         httpx.get(server.url + "/slow", timeout=30)
-        document = httpx.get(server.url + "/monitor", timeout=30).json()
+        response = httpx.get(server.url + "/monitor", timeout=30)
         metrics = httpx.get(server.url + "/metrics", timeout=30).text
-    assert document["loop"]["backend"] == "uvloop"
-    assert document["loop"]["utilization"] is None
-    assert any(s["route"] == "/slow" for s in document["stalls"]["recent"])
-    assert document["loop"]["lag_ms"]["max"] >= 150
+    snapshot = MonitorSnapshot.model_validate_json(response.content)
+    assert snapshot.loop.backend == "uvloop"
+    assert snapshot.loop.utilization is None
+    assert any(s.route == "/slow" for s in snapshot.stalls.recent)
+    assert snapshot.loop.lag_ms.max >= 150
     utilization = [
         sample.value
         for family in text_string_to_metric_families(metrics)
@@ -187,9 +191,10 @@ def test_serve_asyncio_loop_reports_utilization(tmp_path: Path) -> None:
     with serving(tmp_path / "serve.log", "--loop", "asyncio") as url:
         get_when_up(url + "/ping")
         time.sleep(0.2)
-        loop = get_when_up(url + "/monitor").json()["loop"]
-    assert loop["backend"] == "asyncio"
-    assert 0.0 <= loop["utilization"] <= 1.0
+        loop = MonitorSnapshot.model_validate_json(get_when_up(url + "/monitor").content).loop
+    assert loop.backend == "asyncio"
+    assert loop.utilization is not None
+    assert 0.0 <= loop.utilization <= 1.0
 
 
 @pytest.fixture

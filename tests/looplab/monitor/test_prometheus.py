@@ -26,13 +26,13 @@ NAMES = {
 
 
 def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
+    executable = shutil.which("promtool")
+    if executable is None:
         # CI installs it (.ci/run); there a missing promtool is a failure, not a skip.
         if os.environ.get("CI") == "true":
             pytest.fail("promtool is missing: .ci/run installs it from Debian's prometheus")
         pytest.skip("promtool is not installed (Debian's prometheus package ships it)")
-    return found
+    return executable
 
 
 async def _exposition(openmetrics: bool) -> tuple[str, str]:
