@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from looplab.bench import DEFAULT_HTTP, UVICORN_HTTP, UVICORN_LOOPS
+from looplab.bench import DEFAULT_HTTP, GRACEFUL_SHUTDOWN_S, UVICORN_HTTP, UVICORN_LOOPS
 from looplab.monitor import prepare_multiprocess_dir
 from looplab.protocol import UvicornHttp
 
@@ -88,6 +88,9 @@ def serve(
         "workers": workers,
         "loop": UVICORN_LOOPS[loop.value],
         "http": http,
+        # SIGTERM or Ctrl-C waits this long for requests in flight, then cancels them:
+        # the process ends within it plus the longest call nothing can interrupt.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
     if workers > 1:
         with _multiprocess_metrics():

@@ -1,13 +1,35 @@
 """Builds the looplab demo app: ``uvicorn app.main:app`` or ``looplab serve``."""
 
 import gc
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from app.api.main import api_router
+from app.catalogue import DELAY_MS
+from app.work import open_counts
 from looplab.monitor import instrument
+
+logger = logging.getLogger("uvicorn.error")
+
+# The longest call nothing can interrupt: one simulated read of the largest delay_ms.
+LONGEST_CALL_S = DELAY_MS.max / 1000
+
+
+async def _released(timeout_s: float) -> dict[str, int]:
+    # By the time the lifespan ends, uvicorn has cancelled what was still running
+    # (after its graceful-shutdown timeout); a worker thread inside one blocking read
+    # lets go of its file when that read returns. Wait for it, within the bound.
+    deadline = time.monotonic() + timeout_s
+    counts = open_counts()
+    while any(counts.values()) and time.monotonic() < deadline:
+        await anyio.sleep(0.05)
+        counts = open_counts()
+    return counts
 
 
 @asynccontextmanager
@@ -20,6 +42,12 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     gc.unfreeze()
+    counts = await _released(LONGEST_CALL_S + 1)
+    logger.info(
+        "looplab: shut down with %d open sample files and %d running producers",
+        counts["files"],
+        counts["producers"],
+    )
 
 
 def create_app() -> FastAPI:

@@ -369,6 +369,8 @@ class BenchResults(_Model):
     idle: IdleRecord
     runs: list[RunRecord]
     targets: list[TargetRecord] | None = None
+    # Why the bench stopped before the end (a signal), or null for a complete bench.
+    partial: str | None = None
 
     def with_targets(self, targets: list[TargetRecord]) -> BenchResults:
         return self.model_copy(update={"targets": targets})

@@ -17,6 +17,7 @@ from looplab.bench._results import read_results, write_results
 from looplab.bench._runner import Bench, Measurement, assign_verdicts
 from looplab.bench._server import (
     DEFAULT_HTTP,
+    GRACEFUL_SHUTDOWN_S,
     UVICORN_HTTP,
     UVICORN_LOOPS,
     ServerProcess,
@@ -25,6 +26,7 @@ from looplab.bench._server import (
 
 __all__ = [
     "DEFAULT_HTTP",
+    "GRACEFUL_SHUTDOWN_S",
     "PLUGIN_GROUP",
     "UVICORN_HTTP",
     "UVICORN_LOOPS",

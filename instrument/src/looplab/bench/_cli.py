@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -192,15 +195,66 @@ def _run_bench(settings: BenchSettings, plugin: BenchPlugin | None) -> BenchResu
         env = plugin.server_env() if own_app and plugin is not None else {}
         versions = plugin.versions if plugin is not None else ()
         bench = Bench(settings, server_env=env, versions=versions, progress=step)
-        with bench.started():
-            targets = plugin.targets if plugin is not None and settings.mode == "full" else None
-            total = bench.planned_steps() + (targets.steps(bench) if targets else 0)
-            progress.update(task, total=total)
-            results = bench.run()
-            if targets is not None:
-                results = results.with_targets(targets.measure(bench, results))
+        total = None
+        try:
+            with bench.started():
+                targets = plugin.targets if plugin is not None and settings.mode == "full" else None
+                total = bench.planned_steps() + (targets.steps(bench) if targets else 0)
+                progress.update(task, total=total)
+                results = bench.run()
+                if targets is not None:
+                    results = results.with_targets(targets.measure(bench, results))
+        except Interrupted as stop:
+            # Leaving started() has stopped the server and the client processes.
+            progress.update(task, description=f"interrupted ({stop.signal_name})")
+            stop.results = bench.results_so_far(partial=f"interrupted by {stop.signal_name}")
+            raise
         progress.update(task, description="done", completed=total)
     return results
+
+
+class Interrupted(Exception):
+    """A signal stopped the bench; ``results`` holds what it had measured, if anything."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.results: BenchResults | None = None
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    # Ctrl-C (SIGINT), kill or timeout (SIGTERM) and a closed terminal (SIGHUP) all
+    # unwind the bench the same way, so the server it started and its client processes
+    # are stopped and the results so far are kept, instead of the process just dying.
+    def stop(signum: int, frame: object) -> None:
+        # Once: a second signal must not cut the clean-up short.
+        for other in wanted:
+            signal.signal(other, signal.SIG_IGN)
+        raise Interrupted(signal.Signals(signum).name)
+
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):
+        wanted.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _keep_partial(stop: Interrupted, out_dir: Path) -> None:
+    if stop.results is None:
+        console.print(f"[yellow]interrupted by {stop.signal_name}[/] before anything was measured")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_results(stop.results, out_dir / "results.json")
+    console.print(
+        f"[yellow]interrupted by {stop.signal_name}[/]: {len(stop.results.runs)} run(s) kept, "
+        f"marked partial, in {out_dir / 'results.json'}",
+        highlight=False,
+    )
 
 
 def bench(
@@ -300,7 +354,11 @@ def bench(
         plugin = _plugin(needed=False)
     out_dir = out or Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
-        results = _run_bench(settings, plugin)
+        with _interruptible():
+            results = _run_bench(settings, plugin)
+    except Interrupted as stop:
+        _keep_partial(stop, out_dir)
+        raise typer.Exit(128 + signal.Signals[stop.signal_name].value) from None
     except ServerStartError as exc:
         console.print("[red]the server did not start[/]; its log follows", highlight=False)
         console.print(str(exc), markup=False, highlight=False)

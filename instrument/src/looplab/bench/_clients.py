@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, overload
 
@@ -41,6 +42,11 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
+    # Ctrl-C or a closed terminal signals the whole process group: the bench itself
+    # handles it and closes this process; here it would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         while True:
             message = conn.recv()

@@ -71,6 +71,8 @@ class _State:
     monitor: bool = False
     idle_probe_p99_ms: float = 0.0
     warmed: set[str] = field(default_factory=set)
+    idle: Measurement | None = None
+    runs: list[RunRecord] = field(default_factory=list)
 
 
 class Bench:
@@ -210,16 +212,28 @@ class Bench:
         """The idle floor, then every entry at every concurrency; verdicts at the end."""
         settings = self.settings
         self.progress("idle floor (probe alone)")
-        idle = self.measure(None, 1, settings.duration_s)
-        self._state.idle_probe_p99_ms = idle.probe.probe_ms.p99
-        runs: list[RunRecord] = []
+        self._state.idle = self.measure(None, 1, settings.duration_s)
+        self._state.idle_probe_p99_ms = self._state.idle.probe.probe_ms.p99
         for concurrency in settings.concurrency:
             for entry in self.entries:
                 self.progress(f"{entry.id} x {concurrency}")
                 url = entry.url(self.server.base)
                 self.warm_up(entry, url)
                 measured = self.measure(url, concurrency, settings.duration_s)
-                runs.append(_run_record(entry, concurrency, measured))
+                self._state.runs.append(_run_record(entry, concurrency, measured))
+        results = self.results_so_far()
+        assert results is not None
+        return results
+
+    def results_so_far(self, partial: str | None = None) -> BenchResults | None:
+        """What has been measured (None before the idle floor), ``partial`` saying why it stopped.
+
+        An interrupted bench keeps its runs: the families measured are judged as usual,
+        on the runs they have.
+        """
+        idle = self._state.idle
+        if idle is None:
+            return None
         return BenchResults(
             meta=self._meta(idle.snapshot),
             idle=IdleRecord(
@@ -227,7 +241,8 @@ class Bench:
                 lag_ms=_server_lag(idle.snapshot),
                 trace=idle.probe.trace,
             ),
-            runs=assign_verdicts(runs),
+            runs=assign_verdicts(self._state.runs),
+            partial=partial,
         )
 
     def _meta(self, snapshot: MonitorSnapshot | None) -> RunMeta:

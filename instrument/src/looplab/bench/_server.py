@@ -23,7 +23,18 @@ from typing import get_args
 
 from looplab.protocol import DEFAULT_HTTP, UvicornHttp
 
-__all__ = ["DEFAULT_HTTP", "UVICORN_HTTP", "UVICORN_LOOPS", "ServerProcess", "ServerStartError"]
+__all__ = [
+    "DEFAULT_HTTP",
+    "GRACEFUL_SHUTDOWN_S",
+    "UVICORN_HTTP",
+    "UVICORN_LOOPS",
+    "ServerProcess",
+    "ServerStartError",
+]
+
+# How long a server looplab starts waits for requests in flight on SIGTERM before it
+# cancels them (uvicorn's --timeout-graceful-shutdown): streams end instead of hanging.
+GRACEFUL_SHUTDOWN_S = 5
 
 # What ``--loop`` means wherever looplab starts a server: uvicorn's own choices, except
 # that "asyncio" is asyncio's loop made by looplab's factory, whose utilization the
@@ -123,6 +134,8 @@ class ServerProcess:
             "--http",
             self.http,
             "--no-access-log",
+            "--timeout-graceful-shutdown",
+            str(GRACEFUL_SHUTDOWN_S),
             *self.args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
