@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ import typer
 import uvicorn
 
 from looplab.bench import DEFAULT_HTTP, GRACEFUL_SHUTDOWN_S, UVICORN_HTTP, UVICORN_LOOPS
+from looplab.cli import LoopName, parse_http
 from looplab.monitor import prepare_multiprocess_dir
 from looplab.protocol import UvicornHttp
 
@@ -24,20 +24,6 @@ __all__ = ["APP", "serve"]
 
 APP = "app.main:app"
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-class Loop(StrEnum):
-    # "asyncio" is looplab's timed asyncio loop, so /monitor can report utilization.
-    auto = "auto"
-    asyncio = "asyncio"
-    uvloop = "uvloop"
-
-
-def _parse_http(value: str) -> UvicornHttp:
-    # The bench's --http, with its choices and default: UVICORN_HTTP and DEFAULT_HTTP.
-    if value not in UVICORN_HTTP:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(UVICORN_HTTP)}")
-    return value
 
 
 @contextmanager
@@ -60,7 +46,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    loop: Annotated[Loop, typer.Option(help="Event loop implementation.")] = Loop.auto,
+    loop: Annotated[LoopName, typer.Option(help="Event loop implementation.")] = LoopName.auto,
     # h11 by default (DEFAULT_HTTP, shared with the bench), not uvicorn's "auto" (httptools
     # beside uvicorn[standard]): httptools answers an HTTP/1.0 client's stream with a chunked
     # body that client cannot decode (a corrupt PNG); h11 ends it by closing the connection.
@@ -71,7 +57,7 @@ def serve(
     http: Annotated[
         UvicornHttp,
         typer.Option(
-            parser=_parse_http,
+            parser=parse_http,
             metavar=f"<{'|'.join(UVICORN_HTTP)}>",
             help="HTTP implementation (the bench's --http).",
         ),

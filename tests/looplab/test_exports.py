@@ -18,6 +18,7 @@ import looplab
 PUBLIC = [
     "looplab",
     "looplab.bench",
+    "looplab.cli",
     "looplab.monitor",
     "looplab.protocol",
     "looplab.pytest_plugin",

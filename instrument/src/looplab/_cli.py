@@ -16,9 +16,7 @@ from looplab._extras import requires
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["COMMANDS_GROUP", "main"]
-
-COMMANDS_GROUP = "looplab.commands"
+__all__ = ["main"]
 
 
 def _cli() -> typer.Typer:
@@ -26,6 +24,7 @@ def _cli() -> typer.Typer:
         import typer
 
         from looplab.bench._cli import bench, probe
+        from looplab.cli import COMMANDS_GROUP
 
     cli = typer.Typer(
         name="looplab",

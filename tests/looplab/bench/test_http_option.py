@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from app.cli import serve
 from looplab._cli import _cli
 from looplab.bench import DEFAULT_HTTP, UVICORN_HTTP, Bench, ServerProcess
-from looplab.bench._cli import LoopName, _settings
+from looplab.bench._cli import _settings
+from looplab.cli import LoopName
 from looplab.protocol import BenchSettings
 from tests.test_http_versions import http10_get
 

@@ -7,7 +7,6 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +29,7 @@ from looplab.bench._report import results_table, write_report
 from looplab.bench._results import read_results, write_results
 from looplab.bench._runner import Bench
 from looplab.bench._server import DEFAULT_HTTP, UVICORN_HTTP, ServerStartError
+from looplab.cli import LoopName, parse_http
 from looplab.protocol import BenchResults, BenchSettings, UvicornHttp
 
 __all__ = ["bench", "probe"]
@@ -44,20 +44,6 @@ console = Console()
 if not console.is_terminal:
     # Piped into a file or a CI log: rich would assume 80 columns and crush the table.
     console = Console(width=170)
-
-
-class LoopName(StrEnum):
-    # The server's event loop; "asyncio" is looplab's timed asyncio loop (UVICORN_LOOPS).
-    auto = "auto"
-    asyncio = "asyncio"
-    uvloop = "uvloop"
-
-
-def _parse_http(value: str) -> UvicornHttp:
-    # --http's choices are UVICORN_HTTP, defined once for the bench and ``looplab serve``.
-    if value not in UVICORN_HTTP:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(UVICORN_HTTP)}")
-    return value
 
 
 def _parse_concurrency(value: str) -> tuple[int, ...]:
@@ -282,7 +268,7 @@ def bench(
     http: Annotated[
         UvicornHttp | None,
         typer.Option(
-            parser=_parse_http,
+            parser=parse_http,
             metavar=f"<{'|'.join(UVICORN_HTTP)}>",
             show_default=False,  # None stands for "not given", which --url needs to know
             help=f"The server's HTTP implementation, as for serve. \\[default: {DEFAULT_HTTP}]",
