@@ -294,8 +294,8 @@ FLAG_JUNK = (
     "yess",
 )
 
-# A `file` that names something, or tries to: in, out, up, encoded, or mangled.
-FILE_TRICKS = (
+# Names of what the data directory holds: samples, links in and out, a pipe, a directory.
+IN_THE_DIRECTORY = (
     "sample-4KiB.bin",
     "sample-1MiB.bin",
     "alias.bin",
@@ -303,10 +303,15 @@ FILE_TRICKS = (
     "relative-escape.bin",
     "sibling-escape.bin",
     "outside-dir",
-    "dangling.bin",
-    "loop.bin",
     "pipe.bin",
     "subdir",
+)
+
+# A `file` that names something, or tries to: in, out, up, encoded, or mangled.
+FILE_TRICKS = (
+    *IN_THE_DIRECTORY,
+    "dangling.bin",
+    "loop.bin",
     "missing.bin",
     ".hidden",
     "..",
@@ -431,17 +436,6 @@ CHEAP = {
     "items": (1, 20),
     "chunk_size": (4096, 8 << 20),
 }
-IN_THE_DIRECTORY = (
-    "sample-4KiB.bin",
-    "sample-1MiB.bin",
-    "alias.bin",
-    "escape.bin",
-    "relative-escape.bin",
-    "sibling-escape.bin",
-    "outside-dir",
-    "pipe.bin",
-    "subdir",
-)
 
 
 def _valid_values(name: str, spec: ParamSpec) -> st.SearchStrategy[str]:
