@@ -200,6 +200,8 @@ READ = Family(
     "read",
     params=_READ_PARAMS,
     workload={"file": sample_name(MiB), "delay_ms": 300},
+    # One call nothing can interrupt: the disconnect tests wait for it to return.
+    long_workload={"file": sample_name(MiB), "delay_ms": 6_000},
     # One blocking read() call per request, slowed by delay_ms inside it.
     cost=lambda query, size: _number(query, "delay_ms"),
 )
@@ -230,19 +232,29 @@ def _tokens_cost(query: Mapping[str, QueryValue], size: int) -> float:
 # Ten tokens 30 ms apart: the same 300 ms whether collected or streamed.
 _TOKENS_WORKLOAD: Mapping[str, QueryValue] = {"items": 10, "item_delay_ms": 30}
 
-PRODUCE = Family("produce", params=_PRODUCE_PARAMS, workload=_TOKENS_WORKLOAD, cost=_tokens_cost)
+_LONG_TOKENS: Mapping[str, QueryValue] = {"items": 1_000, "item_delay_ms": _LONG_DELAY_MS}
+
+PRODUCE = Family(
+    "produce",
+    params=_PRODUCE_PARAMS,
+    workload=_TOKENS_WORKLOAD,
+    cost=_tokens_cost,
+    long_workload=_LONG_TOKENS,
+)
 PRODUCE_STREAM = Family(
     "produce-stream",
     params=_PRODUCE_PARAMS,
     workload=_TOKENS_WORKLOAD,
     cost=_tokens_cost,
-    long_workload={"items": 1_000, "item_delay_ms": _LONG_DELAY_MS},
+    long_workload=_LONG_TOKENS,
 )
 CPU = Family(
     "cpu",
     params={"cpu_ms": CPU_MS},
     workload={"cpu_ms": 300},
     cost=lambda query, size: _number(query, "cpu_ms"),
+    # Rounds of ~10 ms: the work checks the stop flag between them.
+    long_workload={"cpu_ms": 6_000},
 )
 
 _STORY_LESSON = (
@@ -347,8 +359,9 @@ _LAB: tuple[CatalogueEntry, ...] = (
         "app's own loop and wait for it, so loop-bound clients can be shared. The route "
         "holds a thread token while it waits; if the producer itself needs a token "
         "(`source=thread`, an async wrapper around a sync client) and every token is held "
-        "by such routes, nothing can proceed: a deadlock, not an error. Called outside an "
-        "AnyIO worker thread, `syncify` raises a clear error instead of hanging.",
+        "by such routes, nothing can proceed: a deadlock, not an error, until the clients "
+        "give up (then the lab's stop flag ends the work). Called outside an AnyIO worker "
+        "thread, `syncify` raises a clear error instead of hanging.",
     ),
     PRODUCE.entry(
         "asyncio-run",
@@ -374,8 +387,9 @@ _LAB: tuple[CatalogueEntry, ...] = (
         lesson="Asyncer has no helper for async generators, so the `def` generator pulls one "
         "token at a time with `syncify`, each pull running on the app's loop. Iterated by "
         "`iterate_in_threadpool_closing`, it is closed on disconnect, which closes the "
-        "producer too. (With `source=thread`, a disconnect mid-pull currently trips an "
-        "AnyIO bug, agronholm/anyio#1257: the pull never returns and the loop spins.)",
+        "producer too. (With `source=thread` and no stop flag, a disconnect mid-pull trips "
+        "an AnyIO bug, agronholm/anyio#1257: the pull never returns and the loop spins; the "
+        "lab's producer stops at its checkpoint first.)",
     ),
     CPU.entry(
         "inline",

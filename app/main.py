@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.api.main import api_router
 from app.catalogue import DELAY_MS
+from app.disconnect import Disconnected, StopOnDisconnect, client_gone
 from app.work import open_counts
 from looplab.monitor import instrument
 
@@ -58,6 +59,9 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api_router)
+    # A lab request whose client leaves stops at its next checkpoint (app/disconnect.py).
+    app.add_middleware(StopOnDisconnect, prefix="/lab/")
+    app.add_exception_handler(Disconnected, client_gone)
     # /ping always; /monitor, /monitor/stream, /metrics unless LOOPLAB_MONITOR=0;
     # LOOPLAB_THREAD_TOKENS sizes the thread pool at startup. Mounted at the root.
     instrument(app)

@@ -34,6 +34,8 @@ from typing import Literal, TypeVar
 import anyio
 import anyio.to_thread
 
+from app.disconnect import checkpoint
+
 __all__ = [
     "DONE",
     "CpuResult",
@@ -123,6 +125,7 @@ class SlowReader:
             raise
 
     def read(self, size: int = -1) -> bytes:
+        checkpoint()  # no new read once the client has left
         if self.delay_s:
             time.sleep(self.delay_s)  # the simulated latency, inside the blocking call
         if size < 0:
@@ -216,6 +219,7 @@ async def produce_tokens(
     _running_producers.add(1)
     try:
         for index in range(items):
+            checkpoint()
             if source == "thread":
                 await anyio.to_thread.run_sync(_wait_blocking, item_delay_ms / 1000)
             else:
@@ -293,6 +297,7 @@ def burn_cpu(cpu_ms: int) -> CpuResult:
     state = 0x9E3779B97F4A7C15
     rounds = 0
     while time.thread_time() < deadline:
+        checkpoint()  # between rounds: a flag, not an await, so inline work stays inline
         state = _round(state)
         rounds += 1
     return CpuResult(

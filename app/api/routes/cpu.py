@@ -56,4 +56,4 @@ async def cpu_asyncify(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
 @router.get("/process", **catalogued("cpu.process"))
 async def cpu_process(cpu_ms: CpuMs = CPU_MS.default) -> CpuResponse:
     started = time.perf_counter()
-    return _respond(await anyio.to_process.run_sync(burn_cpu, cpu_ms), started)
+    return _respond(await anyio.to_process.run_sync(burn_cpu, cpu_ms, cancellable=True), started)
