@@ -8,10 +8,7 @@ cost budget of 1 s, so no generated request can run for long; ``schemathesis.tom
 says which answers to valid data are right besides 2xx (each documented).
 """
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import pytest
 from app.cli import APP
 from app.core.config import COST_BUDGET_ENV, DATA_DIR_ENV
 from looplab.bench import ServerProcess
+from tests.utils.tools import required_tool
 
 pytestmark = [pytest.mark.server, pytest.mark.timing]
 
@@ -36,15 +34,6 @@ EXCLUDED = {
 }
 
 
-def _schemathesis() -> str:
-    executable = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("schemathesis is missing: it is in the dev dependency group")
-        pytest.skip("schemathesis is not installed")
-    return executable
-
-
 @pytest.fixture(scope="module")
 def server(data_dir: Path) -> Iterator[ServerProcess]:
     env = {DATA_DIR_ENV: str(data_dir), COST_BUDGET_ENV: str(BUDGET_MS)}
@@ -54,7 +43,7 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
 
 @pytest.mark.timeout(480)
 def test_schemathesis_finds_no_failure(server: ServerProcess, tmp_path: Path) -> None:
-    st = _schemathesis()
+    st = required_tool("st", "schemathesis is in the dev dependency group")
     excluded = [arg for path in EXCLUDED for arg in ("--exclude-path", path)]
     command = [
         st,

@@ -7,7 +7,6 @@ Installs come from the package index through uv (its cache makes reruns quick).
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,8 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+
+from tests.utils.tools import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN_CORE = {
@@ -30,7 +31,10 @@ FORBIDDEN_CORE = {
     "httpx",
 }
 
-pytestmark = pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build and install")
+
+@pytest.fixture(scope="module", autouse=True)
+def _uv() -> None:
+    required_tool("uv", "the README's set-up installs it, and so does .ci/run")
 
 
 def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:

@@ -1,7 +1,5 @@
 """/metrics follows Prometheus' conventions: promtool says so, and OpenMetrics on request."""
 
-import os
-import shutil
 import subprocess
 import time
 
@@ -11,6 +9,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from looplab.monitor import LoopMonitor, instrument
+from tests.utils.tools import required_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -23,16 +22,6 @@ NAMES = {
     "looplab_threadpool_waiting_tasks": "gauge",
     "looplab_event_loop_utilization_ratio": "gauge",
 }
-
-
-def _promtool() -> str:
-    executable = shutil.which("promtool")
-    if executable is None:
-        # CI installs it (.ci/run); there a missing promtool is a failure, not a skip.
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is missing: .ci/run installs it from Debian's prometheus")
-        pytest.skip("promtool is not installed (Debian's prometheus package ships it)")
-    return executable
 
 
 async def _exposition(openmetrics: bool) -> tuple[str, str]:
@@ -56,7 +45,9 @@ async def _exposition(openmetrics: bool) -> tuple[str, str]:
 
 
 async def test_promtool_accepts_the_metrics() -> None:
-    promtool = _promtool()
+    promtool = required_tool(
+        "promtool", "Debian's prometheus package ships it; .ci/run installs it"
+    )
     text, content_type = await _exposition(openmetrics=False)
     assert content_type.startswith("text/plain")
     checked = subprocess.run(  # noqa: ASYNC221 (the test has nothing else to do meanwhile)
