@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypedDict, get_args
+from typing import get_args
 
 from app.samples import DEFAULT_SIZES, KiB, MiB, sample_name
 from app.work import TokenSource
@@ -35,8 +35,6 @@ __all__ = [
     "FlagParam",
     "NumberParam",
     "Param",
-    "RouteDocs",
-    "about",
     "approaches_table",
     "by_id",
     "family_of",
@@ -477,17 +475,6 @@ def family_of(entry: CatalogueEntry) -> Family:
 def long_workload(entry: CatalogueEntry) -> dict[str, QueryValue]:
     """A query that keeps ``entry`` busy for minutes, or {} if its family has none."""
     return {k: v for k, v in family_of(entry).long_workload.items() if k in entry.params}
-
-
-class RouteDocs(TypedDict):
-    summary: str
-    description: str
-
-
-def about(entry_id: str) -> RouteDocs:
-    """The route decorator's ``summary`` and ``description``, taken from the catalogue."""
-    entry = by_id(entry_id)
-    return RouteDocs(summary=entry.summary, description=entry.lesson)
 
 
 def approaches_table() -> str:

@@ -69,7 +69,6 @@ class Measurement:
 class _State:
     entries: list[CatalogueEntry] = field(default_factory=list)
     monitor: bool = False
-    idle_probe_p99_ms: float = 0.0
     warmed: set[str] = field(default_factory=set)
     idle: Measurement | None = None
     runs: list[RunRecord] = field(default_factory=list)
@@ -194,7 +193,8 @@ class Bench:
         self._progress(description)
 
     def wait_drained(self) -> None:
-        fast_ms = max(20.0, 2 * self._state.idle_probe_p99_ms)
+        idle = self._state.idle
+        fast_ms = max(20.0, 2 * idle.probe.probe_ms.p99) if idle is not None else 20.0
         self.server.wait_drained(
             fast_ms=fast_ms, check_threads=self._state.monitor, pid=self.server_pid
         )
@@ -213,7 +213,6 @@ class Bench:
         settings = self.settings
         self.progress("idle floor (probe alone)")
         self._state.idle = self.measure(None, 1, settings.duration_s)
-        self._state.idle_probe_p99_ms = self._state.idle.probe.probe_ms.p99
         for concurrency in settings.concurrency:
             for entry in self.entries:
                 self.progress(f"{entry.id} x {concurrency}")
