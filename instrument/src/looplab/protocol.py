@@ -38,7 +38,9 @@ __all__ = [
     "RunRecord",
     "ServerLag",
     "Stall",
+    "StallEvidence",
     "StallFigures",
+    "StallKind",
     "StallTotals",
     "TargetRecord",
     "ThreadPoolFigures",
@@ -46,6 +48,7 @@ __all__ = [
     "UvicornHttp",
     "Verdict",
     "VerdictSource",
+    "Waiting",
     "WindowCounts",
     "WorkPercentiles",
 ]
@@ -77,11 +80,49 @@ class Frame(_Model):
         return f"{self.file}:{self.line} in {self.function}"
 
 
+StallKind = Literal["cpu", "wait", "gc", "gil", "starved", "unknown"]
+"""Why the loop stalled (see :func:`looplab.monitor` docs and README for the rule):
+
+``cpu`` the loop thread ran (Python or a C call); ``wait`` it was off the CPU in a
+blocking call; ``gc`` garbage collection ran; ``gil`` other threads of the process held
+the GIL; ``starved`` it was runnable but the machine did not run it; ``unknown`` the
+evidence could not be read (``reason`` says why).
+"""
+
+
+class Waiting(_Model):
+    """The requests in flight on the loop while it stalled, not counting the one that blocked."""
+
+    count: int = 0
+    by_route: dict[str, int] = Field(default_factory=dict)
+
+    def describe(self) -> str:
+        # "/items x9" with a multiplication sign, as a person would write it.
+        routes = ", ".join(f"{route} ×{n}" for route, n in self.by_route.items())  # noqa: RUF001
+        return f"held {self.count} request(s)" + (f": {routes}" if routes else "")
+
+
+class StallEvidence(_Model):
+    """What the loop thread, the garbage collector and the other threads did during a stall.
+
+    ``runqueue_ms`` (time runnable but not running) is null off Linux;
+    ``watchdog_late_ms`` is how late the watchdog thread itself woke.
+    """
+
+    cpu_ms: float
+    runqueue_ms: float | None
+    gc_ms: float
+    other_threads_cpu_ms: float
+    watchdog_late_ms: float
+
+
 class Stall(_Model):
     """The loop did not tick for ``duration_ms``; ``blame`` is the user's line that held it.
 
-    ``reason`` says why ``blame`` is null; ``route`` is the route whose endpoint
-    was on the stack, or null.
+    ``route`` is the route of the request whose task blocked (its template once routing
+    matched, the raw path before that), ``(startup)`` or ``(shutdown)`` during the
+    lifespan, or null when no request was being served. ``reason`` says why ``blame``
+    (or ``kind``) could not be found; ``waiting`` lists the other requests it held up.
     """
 
     started_at: str
@@ -90,21 +131,30 @@ class Stall(_Model):
     blame: Frame | None
     reason: str | None
     stack: tuple[Frame, ...] = ()
+    kind: StallKind = "unknown"
+    waiting: Waiting = Field(default_factory=Waiting)
+    evidence: StallEvidence | None = None
 
     def describe(self, frames: int = 6) -> str:
-        """Several lines naming the stall: duration, route, blame and a short stack."""
+        """Several lines naming the stall: duration, kind, route, blame and a short stack."""
         where = f"route {self.route}" if self.route else "outside a request"
         blame = f"blocked at {self.blame}" if self.blame else f"no blame ({self.reason})"
-        lines = [f"{self.duration_ms:.1f} ms stall at {self.started_at}, {where}, {blame}"]
+        held = f", {self.waiting.describe()}" if self.waiting.count else ""
+        lines = [
+            f"{self.duration_ms:.1f} ms {self.kind} stall at {self.started_at}, "
+            f"{where}{held}, {blame}"
+        ]
         lines += [f"    {frame}" for frame in self.stack[-frames:]]
         return "\n".join(lines)
 
 
 class Blocker(Frame):
-    """A blamed line and what its stalls added up to in a window."""
+    """A blamed line and what its stalls added up to in a window (``kind``: the commonest)."""
 
     count: int
     total_ms: float
+    worst_ms: float = 0.0
+    kind: StallKind = "unknown"
 
 
 class LagFigures(_Model):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import get_args
 
 import anyio
 import anyio.to_thread
@@ -25,7 +26,7 @@ from starlette.routing import Route
 from looplab.bench import ServerProcess
 from looplab.monitor import instrument
 from looplab.monitor._frames import route_paths
-from looplab.protocol import MonitorSnapshot
+from looplab.protocol import MonitorSnapshot, StallKind
 
 MONITOR_PATHS = {"/monitor", "/monitor/stream", "/metrics"}
 
@@ -265,7 +266,8 @@ def test_two_workers_sum_histograms_and_counters_and_label_gauges(
     samples = scrape(url)
     gauge_pids = {dict(labels)["pid"] for name, labels in samples if "capacity_tokens" in name}
     assert live <= gauge_pids
-    assert ("looplab_event_loop_stalls_total", ()) in samples
+    for kind in get_args(StallKind):
+        assert ("looplab_event_loop_stalls_total", (("kind", kind),)) in samples
 
 
 def _gauge_pids(url: str) -> set[str]:

@@ -2,6 +2,7 @@
 
 import subprocess
 import time
+from typing import get_args
 
 import anyio
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from looplab.monitor import LoopMonitor, instrument
+from looplab.protocol import StallKind
 from tests.utils.tools import required_tool
 
 pytestmark = pytest.mark.anyio
@@ -65,10 +67,11 @@ async def test_openmetrics_on_request_with_the_documented_names() -> None:
     families = {family.name: family for family in text_string_to_metric_families(text)}
     assert {name: families[name].type for name in NAMES} == NAMES
     stalls = families["looplab_event_loop_stalls"]
-    assert [s.name for s in stalls.samples if s.name.endswith("_total")] == [
-        "looplab_event_loop_stalls_total"
-    ]
-    assert next(s.value for s in stalls.samples if s.name.endswith("_total")) >= 1
+    totals = [s for s in stalls.samples if s.name.endswith("_total")]
+    assert {s.name for s in totals} == {"looplab_event_loop_stalls_total"}
+    # One series per kind, all there from the start; the time.sleep above is a "wait".
+    assert {s.labels["kind"]: s.value for s in totals}.keys() == set(get_args(StallKind))
+    assert sum(s.value for s in totals) >= 1
 
 
 async def test_counters_alone_carry_total() -> None:

@@ -27,7 +27,7 @@ def test_windows_record_independently_and_reset_alone() -> None:
     assert (first.samples, first.stall_count, first.lag_ms().max) == (0, 0, 0.0)
     assert (second.samples, second.stall_count, second.lag_ms().max) == (1, 1, 200.0)
     assert second.top() == [
-        Blocker(file="app.py", line=3, function="handler", count=1, total_ms=200.0)
+        Blocker(file="app.py", line=3, function="handler", count=1, total_ms=200.0, worst_ms=200.0)
     ]
     monitor.close_window(private)
     assert monitor.snapshot(second, "second").windows == WindowCounts(named=3, streams=0)

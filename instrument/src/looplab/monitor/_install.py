@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from looplab.monitor._frames import is_user_file
-from looplab.monitor._loop_monitor import LoopMonitor
+from looplab.monitor._loop_monitor import SHUTDOWN, STARTUP, LoopMonitor
+from looplab.monitor._requests import RequestTracker
 from looplab.monitor._routes import metrics_router, monitor_router, ping_router
 from looplab.monitor._threadpool import set_thread_tokens
 
@@ -46,6 +47,8 @@ def instrument(
     stall_threshold_ms: float = 50.0,
     is_user_frame: Callable[[str], bool] = is_user_file,
     metrics: bool | None = None,
+    otel: bool = False,
+    meter_provider: Any = None,
     env: Mapping[str, str] | None = None,
 ) -> LoopMonitor | None:
     """Mount the monitor's routes under ``prefix`` and run it in ``app``'s lifespan.
@@ -58,7 +61,11 @@ def instrument(
     AnyIO's default thread limiter, applied at startup even with the monitor off).
     ``metrics`` mounts ``/metrics``: ``None`` (the default) does so when
     prometheus-client is installed (the ``prometheus`` extra), ``True`` insists.
-    Returns the monitor, or ``None`` when it is off.
+    ``otel=True`` (or a ``meter_provider``) exports to OpenTelemetry (the ``otel`` extra).
+
+    An ASGI middleware records which request each task serves, so a stall names its
+    route and the requests it held up; it stays the outermost layer even when
+    middleware is added after this call. Returns the monitor, or ``None`` when it is off.
     """
     env = os.environ if env is None else env
     enabled = _enabled_from(env) if enabled is None else enabled
@@ -76,13 +83,28 @@ def instrument(
             app=app,
             is_user_frame=is_user_frame,
             prometheus=metrics,
+            otel=otel,
+            meter_provider=meter_provider,
         )
         routers.append(monitor_router(monitor))
         if metrics:
             routers.append(metrics_router(monitor))
     _mount(app, prefix, routers)
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context, monitor, tokens)
+    if monitor is not None:
+        _track_requests(app)
     return monitor
+
+
+def _track_requests(app: Starlette) -> None:
+    # Starlette builds its middleware stack on the first call, from every middleware added
+    # by then: wrapping the builder keeps the tracker outside all of them.
+    build = app.build_middleware_stack
+
+    def build_tracked() -> Any:
+        return RequestTracker(build())
+
+    app.build_middleware_stack = build_tracked  # type: ignore[method-assign]
 
 
 def _mount(app: Starlette, prefix: str, routers: list[APIRouter]) -> None:
@@ -98,6 +120,13 @@ def _mount(app: Starlette, prefix: str, routers: list[APIRouter]) -> None:
     app.router.routes.append(Mount(prefix, app=sub_app))
 
 
+def _set_phase(monitor: LoopMonitor | None, phase: str | None) -> None:
+    if monitor is not None:
+        # The tick due now ends any stall of the phase before, under that phase's name.
+        monitor.catch_up()
+        monitor.phase = phase
+
+
 def _wrap_lifespan(
     inner: Callable[[Any], AbstractAsyncContextManager[Any]],
     monitor: LoopMonitor | None,
@@ -109,11 +138,15 @@ def _wrap_lifespan(
             set_thread_tokens(tokens)
         if monitor is not None:
             monitor.start()
+            monitor.phase = STARTUP
         try:
             async with inner(app) as state:
+                _set_phase(monitor, None)
                 yield state
+                _set_phase(monitor, SHUTDOWN)
         finally:
             if monitor is not None:
                 monitor.stop()
+                monitor.phase = None
 
     return lifespan

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import get_args
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,7 +33,9 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.openmetrics import exposition as openmetrics
 
+from looplab.monitor._buckets import LAG_BUCKETS
 from looplab.monitor._threadpool import ThreadPoolReading
+from looplab.protocol import StallKind
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -49,12 +52,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OPENMETRICS_CONTENT_TYPE = openmetrics.CONTENT_TYPE_LATEST
 # prometheus-client names a live gauge's file gauge_live<mode>_<pid>.db.
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w+_(\d+)\.db$")
-
-# Fine enough below a millisecond, where a healthy loop lives, and up to a 10 s stall.
-LAG_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05,
-    0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
 
 
 def multiprocess_enabled() -> bool:
@@ -84,14 +81,20 @@ class PrometheusExporter:
         )
         self.stalls = Counter(
             "looplab_event_loop_stalls",
-            "Stalls longer than the stall threshold.",
+            "Stalls longer than the stall threshold, by kind (cpu wait gc gil starved unknown).",
+            ["kind"],
             registry=registry,
         )
         self.stall_seconds = Counter(
             "looplab_event_loop_stall_seconds",
-            "Seconds the loop spent in stalls.",
+            "Seconds the loop spent in stalls, by kind.",
+            ["kind"],
             registry=registry,
         )
+        for kind in get_args(StallKind):
+            # Every kind's series exists from the start: a rate() over a missing one is empty.
+            self.stalls.labels(kind)
+            self.stall_seconds.labels(kind)
         self.capacity_tokens = self._gauge(
             "looplab_threadpool_capacity_tokens", "Tokens of AnyIO's default thread limiter."
         )
@@ -119,9 +122,9 @@ class PrometheusExporter:
             observe(missing)
             missing -= interval_s
 
-    def observe_stall(self, duration_s: float) -> None:
-        self.stalls.inc()
-        self.stall_seconds.inc(duration_s)
+    def observe_stall(self, duration_s: float, kind: StallKind) -> None:
+        self.stalls.labels(kind).inc()
+        self.stall_seconds.labels(kind).inc(duration_s)
 
     def set_gauges(self, pool: ThreadPoolReading, utilization: float | None) -> None:
         self.capacity_tokens.set(pool.total_tokens)

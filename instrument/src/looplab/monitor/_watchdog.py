@@ -13,10 +13,20 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from looplab.monitor._frames import RawFrame, current_stack_of
 
-__all__ = ["Watchdog"]
+__all__ = ["Sample", "Watchdog"]
+
+
+class Sample(NamedTuple):
+    """The loop thread's stack during a stall, and what ``probe`` said at that moment."""
+
+    stack: list[RawFrame]
+    context: Any
+
 
 # A stall of many seconds must not grow memory without bound; its first samples name it.
 _MAX_SAMPLES = 256
@@ -25,14 +35,23 @@ _MAX_SAMPLES = 256
 class Watchdog:
     """Samples ``loop_thread_id``'s stack whenever the heartbeat is ``sample_after_s`` overdue."""
 
-    def __init__(self, loop_thread_id: int, period_s: float, sample_after_s: float) -> None:
+    def __init__(
+        self,
+        loop_thread_id: int,
+        period_s: float,
+        sample_after_s: float,
+        probe: Callable[[], Any] = lambda: None,
+    ) -> None:
         self._loop_thread_id = loop_thread_id
+        self._probe = probe
         self._period_s = period_s
         self._sample_after_s = sample_after_s
         # (sequence number, perf_counter time the next tick is due), replaced whole so the
         # watchdog never reads a half-updated pair without taking a lock on every tick.
         self._beat: tuple[int, float] = (0, math.inf)
-        self._samples: list[tuple[int, list[RawFrame]]] = []
+        self._samples: list[tuple[int, Sample]] = []
+        # How late this thread's own sleeps ended since the last beat (a busy machine, or the GIL).
+        self._late_s = 0.0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="looplab-watchdog", daemon=True)
@@ -55,30 +74,40 @@ class Watchdog:
     def beat(self, next_due: float) -> None:
         """Called by the loop thread on every tick: the loop is alive until ``next_due``."""
         self._beat = (self._beat[0] + 1, next_due)
+        self._late_s = 0.0
         if self._samples:
             with self._lock:
                 self._samples.clear()
 
-    def take(self) -> list[list[RawFrame]]:
-        """The stacks sampled since the last beat (called by the loop thread)."""
+    def take(self) -> tuple[list[Sample], float]:
+        """The samples since the last beat, and how late this thread woke at worst meanwhile.
+
+        Called by the loop thread.
+        """
         current = self._beat[0]
         with self._lock:
-            taken = [stack for seq, stack in self._samples if seq == current]
+            taken = [sample for seq, sample in self._samples if seq == current]
             self._samples.clear()
-        return taken
+        return taken, self._late_s
 
     def _run(self) -> None:
         # time.sleep, not Event.wait: it wakes with far less Python work, and this runs
         # dozens of times a second beside a loop that may be saturated.
         while not self._stopping.is_set():
+            slept_from = time.perf_counter()
             time.sleep(self._period_s)
+            now = time.perf_counter()
             seq, due = self._beat
-            if time.perf_counter() - due < self._sample_after_s:
+            if now - due < self._sample_after_s:
                 continue
+            late = now - slept_from - self._period_s
+            if late > self._late_s:
+                self._late_s = late
             stack = current_stack_of(self._loop_thread_id)
             if stack is None:
                 continue
+            sample = Sample(stack, self._probe())
             with self._lock:
                 # A beat in between means the loop moved on: this stack is not the stall's.
                 if self._beat[0] == seq and len(self._samples) < _MAX_SAMPLES:
-                    self._samples.append((seq, stack))
+                    self._samples.append((seq, sample))

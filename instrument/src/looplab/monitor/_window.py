@@ -10,12 +10,12 @@ import bisect
 import functools
 import itertools
 import operator
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime
 
 from hdrh.histogram import HdrHistogram
 
-from looplab.protocol import Blocker, Frame, LagFigures, Stall
+from looplab.protocol import Blocker, Frame, LagFigures, Stall, StallKind
 
 __all__ = ["CORRECTED_FIGURES", "Window", "corrected_indexes", "warm_up"]
 
@@ -105,7 +105,7 @@ class Window:
         self.stall_count = 0
         self.stall_total_ms = 0.0
         self.recent: deque[Stall] = deque(maxlen=_RECENT_STALLS)
-        self._top: dict[Frame, list[float]] = {}
+        self._top: dict[Frame, _Blamed] = {}
         self.peak_borrowed = 0
         # (wall clock, idle seconds) when the window began, for its busy fraction.
         self.utilization_mark = utilization_mark
@@ -132,9 +132,10 @@ class Window:
         self.stall_total_ms += stall.duration_ms
         self.recent.append(stall)
         if stall.blame is not None:
-            entry = self._top.setdefault(stall.blame, [0, 0.0])
-            entry[0] += 1
-            entry[1] += stall.duration_ms
+            blamed = self._top.get(stall.blame)
+            if blamed is None:
+                blamed = self._top[stall.blame] = _Blamed()
+            blamed.add(stall)
 
     def lag_ms(self) -> LagFigures:
         total = self._histogram.get_total_count()
@@ -162,8 +163,32 @@ class Window:
         )
 
     def top(self) -> list[Blocker]:
-        ranked = sorted(self._top.items(), key=lambda item: item[1][1], reverse=True)
-        return [
-            Blocker(**frame.model_dump(), count=int(count), total_ms=round(total, 3))
-            for frame, (count, total) in ranked[:_TOP_BLOCKERS]
-        ]
+        ranked = sorted(self._top.items(), key=lambda item: item[1].total_ms, reverse=True)
+        return [blamed.blocker(frame) for frame, blamed in ranked[:_TOP_BLOCKERS]]
+
+
+class _Blamed:
+    """What one blamed line's stalls add up to: count, total, worst and their kinds."""
+
+    __slots__ = ("count", "kinds", "total_ms", "worst_ms")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_ms = 0.0
+        self.worst_ms = 0.0
+        self.kinds: Counter[StallKind] = Counter()
+
+    def add(self, stall: Stall) -> None:
+        self.count += 1
+        self.total_ms += stall.duration_ms
+        self.worst_ms = max(self.worst_ms, stall.duration_ms)
+        self.kinds[stall.kind] += 1
+
+    def blocker(self, frame: Frame) -> Blocker:
+        return Blocker(
+            **frame.model_dump(),
+            count=self.count,
+            total_ms=round(self.total_ms, 3),
+            worst_ms=round(self.worst_ms, 3),
+            kind=self.kinds.most_common(1)[0][0],
+        )
