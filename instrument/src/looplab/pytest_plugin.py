@@ -98,9 +98,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{ALLOW_MARK}: looplab's suite gate does not judge this test's loop stalls"
     )
-    raw = config.getoption(_GATE_OPTION) or config.getini(_GATE_OPTION)
-    if raw in (None, ""):
-        return
+    raw = config.getoption(_GATE_OPTION)
+    if raw is None:
+        raw = config.getini(_GATE_OPTION)
+        if raw == "":
+            return
     try:
         max_lag_ms = float(raw)
     except ValueError:

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import get_args
 
@@ -56,6 +56,37 @@ async def test_prefix_and_lifespan_run_the_monitor() -> None:
     async with app.router.lifespan_context(app):
         assert monitor.running
     assert not monitor.running
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+async def test_lifespan_stalls_are_named_startup_and_shutdown() -> None:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        time.sleep(0.12)  # noqa: ASYNC251 (a stall at startup)
+        yield
+        time.sleep(0.12)  # noqa: ASYNC251 (a stall at shutdown)
+
+    app = FastAPI(lifespan=lifespan)
+    monitor = instrument(app, metrics=False, env={})
+    assert monitor is not None
+    async with app.router.lifespan_context(app):
+        await anyio.sleep(0.05)
+        time.sleep(0.12)  # noqa: ASYNC251 (no request, no lifespan phase: no route)
+        await anyio.sleep(0.05)
+    stalls = monitor.snapshot(monitor.window()).stalls.recent
+    assert [stall.route for stall in stalls] == ["(startup)", None, "(shutdown)"]
+
+
+@pytest.mark.anyio
+async def test_reset_windows_leaves_out_a_warm_up_that_just_ended() -> None:
+    app = FastAPI()
+    monitor = instrument(app, metrics=False, env={})
+    assert monitor is not None
+    async with app.router.lifespan_context(app):
+        time.sleep(0.12)  # noqa: ASYNC251 (the warm-up's stall, not yet ticked)
+        monitor.reset_windows()
+        assert monitor.snapshot(monitor.window()).stalls.count == 0
 
 
 @pytest.mark.anyio

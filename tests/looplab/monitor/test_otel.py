@@ -272,3 +272,54 @@ def test_old_api_names_the_version_it_needs(monkeypatch: pytest.MonkeyPatch) -> 
         ImportError, match=r"looplab\[otel\].*opentelemetry-api>=1\.31, found 1\.29"
     ):
         _import_otel_module(monkeypatch)
+
+
+# -- wired into instrument() -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_instrument_exports_stalls_by_kind_and_route_template(otel: Otel) -> None:
+    import time
+
+    import httpx
+    from fastapi import FastAPI, Request, Response
+
+    from looplab.monitor import instrument
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> int:
+        time.sleep(0.1)  # noqa: ASYNC251 (the stall under test)
+        return item_id
+
+    @app.middleware("http")
+    async def before_routing(request: Request, call_next: Any) -> Response:
+        if request.url.path == "/raw/42":
+            time.sleep(0.1)  # noqa: ASYNC251 (a stall before routing: no template yet)
+        response: Response = await call_next(request)
+        return response
+
+    instrument(app, meter_provider=otel.provider, metrics=False)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        assert (await client.get("/items/3")).status_code == 200
+        assert (await client.get("/raw/42")).status_code == 404
+        collected = otel.collect()
+    stalls = {
+        frozenset((k, v) for k, v in key if k != LOOP_NAME): point.value
+        for key, point in points(collected[STALLS]).items()
+    }
+    # A raw path never becomes a label: the stall before routing has no http.route.
+    assert stalls == {
+        frozenset({(STALL_KIND, "wait"), (HTTP_ROUTE, "/items/{item_id}")}): 1,
+        frozenset({(STALL_KIND, "wait")}): 1,
+    }
+    (lag,) = points(collected[LAG]).values()
+    assert lag.count > 10
+    assert {dict(key)[LOOP_NAME] for key in points(collected[THREADPOOL_LIMIT])} == {
+        "asyncio:MainThread"
+    }
