@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.timing
 
-SUITE = '''
+SUITE = """
 import time
 
 import anyio
@@ -66,7 +66,7 @@ async def test_clean():
 
 def test_sync_tests_are_not_judged():
     time.sleep(0.2)
-'''
+"""
 
 
 def run_suite(tmp_path: Path, *args: str, ini: str = "") -> subprocess.CompletedProcess[str]:
