@@ -24,7 +24,13 @@ from anyio import CapacityLimiter
 from looplab._extras import requires
 from looplab.monitor._evidence import EvidenceReader, Mark, classify, evidence_between
 from looplab.monitor._frames import is_user_file, route_of, route_paths
-from looplab.monitor._requests import ServedRequest, in_flight_on, served_by, waiting_of
+from looplab.monitor._requests import (
+    Scope,
+    in_flight_on,
+    route_of_request,
+    served_by,
+    waiting_of,
+)
 from looplab.monitor._stalls import build_stall
 from looplab.monitor._threadpool import ThreadPoolReading, read_limiter
 from looplab.monitor._ticker import Ticker, running_loop, start_ticker
@@ -146,10 +152,12 @@ class LoopMonitor:
             window.reset(mark)
         self._gauge_mark = mark
         self._evidence = EvidenceReader()
-        # Poll often enough to catch a stall just over the threshold a few times.
+        # Sample a stall every quarter threshold, from half a threshold overdue: a stall
+        # just over the threshold gets a sample, and a healthy loop's watchdog sleeps.
         period = min(max(self.stall_threshold_s / 4, 0.001), 0.025)
+        sample_after = min(max(self.stall_threshold_s / 2, 0.001), 0.05)
         probe = (lambda: None) if loop is None else (lambda: (served_by(loop), in_flight_on(loop)))
-        self._watchdog = Watchdog(self._thread_id, period, sample_after_s=period, probe=probe)
+        self._watchdog = Watchdog(self._thread_id, period, sample_after, probe=probe)
         # Anchored now: a block that begins right after start() still makes this tick late.
         self._due = time.perf_counter() + self.interval_s
         self._last_mark = self._evidence.mark()
@@ -279,8 +287,8 @@ class LoopMonitor:
 
     def _requests_of(self, samples: list[Sample]) -> tuple[str | None, str | None, Waiting]:
         """(route, route as a label, waiting requests) for a stall's samples."""
-        blocked: ServedRequest | None = None
-        in_flight: tuple[ServedRequest, ...] = ()
+        blocked: Scope | None = None
+        in_flight: tuple[Scope, ...] = ()
         for sample in samples:
             if sample.context is not None:
                 served, in_flight = sample.context
@@ -292,7 +300,7 @@ class LoopMonitor:
             in_flight = in_flight_on(self._loop)
         waiting = waiting_of(in_flight, blocked, self._routes)
         if blocked is not None:
-            route, is_template = blocked.route(self._routes)
+            route, is_template = route_of_request(blocked, self._routes)
             return route, route if is_template else None, waiting
         for sample in samples:
             # No middleware (an app under httpx's ASGITransport): the endpoint on the stack.

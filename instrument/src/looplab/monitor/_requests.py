@@ -13,6 +13,7 @@ stream body); the request is.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from types import CodeType
@@ -22,9 +23,10 @@ from looplab.protocol import Waiting
 
 __all__ = [
     "RequestTracker",
-    "ServedRequest",
+    "Scope",
     "in_flight_on",
     "install_task_factory",
+    "route_of_request",
     "served_by",
     "waiting_of",
 ]
@@ -35,35 +37,33 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ServedRequest:
-    """A request being served: its ASGI scope, which routing fills in as it matches."""
+def route_of_request(scope: Scope, routes: Mapping[CodeType, str]) -> tuple[str, bool]:
+    """``(route, is_template)`` of a request: the matched route's template, else the raw path.
 
-    __slots__ = ("loop", "scope")
-
-    def __init__(self, scope: Scope, loop: asyncio.AbstractEventLoop) -> None:
-        self.scope = scope
-        self.loop = loop
-
-    def route(self, routes: Mapping[CodeType, str]) -> tuple[str, bool]:
-        """``(route, is_template)``: the matched route's template, else the raw path."""
-        code = getattr(self.scope.get("endpoint"), "__code__", None)
-        if code is not None:
-            template = routes.get(code)
-            if template is None:
-                # An app the monitor was not told about: the innermost route's own path.
-                template = getattr(self.scope.get("route"), "path", None)
-            if isinstance(template, str):
-                return template, True
-        return str(self.scope.get("path", "")), False
+    Routing fills the scope in as it matches (``endpoint``, ``route``), so a scope read
+    later says how far the request has got.
+    """
+    code = getattr(scope.get("endpoint"), "__code__", None)
+    if code is not None:
+        template = routes.get(code)
+        if template is None:
+            # An app the monitor was not told about: the innermost route's own path.
+            template = getattr(scope.get("route"), "path", None)
+        if isinstance(template, str):
+            return template, True
+    return str(scope.get("path", "")), False
 
 
 # Read by the watchdog thread while the loop thread is stuck: plain dicts, whose single
-# lookups are atomic under the GIL. Task keys leave when the request ends or the task does.
-_TASKS: dict[asyncio.Task[Any], ServedRequest] = {}
-_IN_FLIGHT: dict[ServedRequest, None] = {}
+# lookups are atomic under the GIL. The request's scope is its record. Task keys leave
+# when the request ends or the task does; requests in flight are kept per loop.
+_TASKS: dict[asyncio.Task[Any], Scope] = {}
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Scope]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def served_by(loop: asyncio.AbstractEventLoop) -> ServedRequest | None:
+def served_by(loop: asyncio.AbstractEventLoop) -> Scope | None:
     """The request served by the task running on ``loop`` now (callable from any thread)."""
     if not _TASKS:
         return None
@@ -71,18 +71,21 @@ def served_by(loop: asyncio.AbstractEventLoop) -> ServedRequest | None:
     return None if task is None else _TASKS.get(task)
 
 
-def in_flight_on(loop: asyncio.AbstractEventLoop) -> tuple[ServedRequest, ...]:
+def in_flight_on(loop: asyncio.AbstractEventLoop) -> tuple[Scope, ...]:
     """The requests in flight on ``loop`` (callable from any thread)."""
-    return tuple(request for request in list(_IN_FLIGHT) if request.loop is loop)
+    requests = _IN_FLIGHT.get(loop)
+    return () if requests is None else tuple(requests.values())
 
 
 def waiting_of(
-    requests: tuple[ServedRequest, ...],
-    blocked: ServedRequest | None,
+    requests: tuple[Scope, ...],
+    blocked: Scope | None,
     routes: Mapping[CodeType, str],
 ) -> Waiting:
     """The requests a stall held up: those in flight, less the one that blocked."""
-    held = Counter(request.route(routes)[0] for request in requests if request is not blocked)
+    held = Counter(
+        route_of_request(request, routes)[0] for request in requests if request is not blocked
+    )
     return Waiting(count=sum(held.values()), by_route=dict(held.most_common()))
 
 
@@ -116,11 +119,15 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class RequestTracker:
-    """ASGI middleware: records which task serves which HTTP request, for the watchdog."""
+    """ASGI middleware: records which task serves which HTTP request, for the watchdog.
+
+    It runs on every request, so it is kept to a few dict operations (~1 µs).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: dict[int, Scope] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,18 +142,22 @@ class RequestTracker:
             return
         loop = task.get_loop()
         if loop is not self._loop:
-            install_task_factory(loop)
-            self._loop = loop
-        served = ServedRequest(scope, loop)
+            self._adopt(loop)
+        in_flight, key = self._in_flight, id(scope)
         # httpx's ASGITransport serves a request inside the caller's task: restore its own.
         previous = _TASKS.get(task)
-        _TASKS[task] = served
-        _IN_FLIGHT[served] = None
+        _TASKS[task] = scope
+        in_flight[key] = scope
         try:
             await self.app(scope, receive, send)
         finally:
-            del _IN_FLIGHT[served]
+            del in_flight[key]
             if previous is None:
-                _TASKS.pop(task, None)
+                del _TASKS[task]
             else:
                 _TASKS[task] = previous
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        install_task_factory(loop)
+        self._loop = loop
+        self._in_flight = _IN_FLIGHT.setdefault(loop, {})

@@ -30,6 +30,8 @@ class Sample(NamedTuple):
 
 # A stall of many seconds must not grow memory without bound; its first samples name it.
 _MAX_SAMPLES = 256
+# Look at the heartbeat at least this often, whatever the loop promised.
+_MAX_SLEEP_S = 0.25
 
 
 class Watchdog:
@@ -53,14 +55,18 @@ class Watchdog:
         # How late this thread's own sleeps ended since the last beat (a busy machine, or the GIL).
         self._late_s = 0.0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        # Held until stop(): the watchdog sleeps by waiting for it, so stop() wakes it at once
+        # (a lock's timed acquire costs no more than time.sleep, unlike Event.wait).
+        self._stop = threading.Lock()
+        self._stop.acquire()
         self._thread = threading.Thread(target=self._run, name="looplab-watchdog", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        if self._stop.locked():
+            self._stop.release()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
@@ -91,23 +97,34 @@ class Watchdog:
         return taken, self._late_s
 
     def _run(self) -> None:
-        # time.sleep, not Event.wait: it wakes with far less Python work, and this runs
-        # dozens of times a second beside a loop that may be saturated.
-        while not self._stopping.is_set():
-            slept_from = time.perf_counter()
-            time.sleep(self._period_s)
-            now = time.perf_counter()
+        # Every wake of this thread takes the GIL from the loop thread for a moment, so it
+        # sleeps until the heartbeat would be sample_after_s overdue: a healthy loop beats
+        # first, and this thread wakes a few dozen times a second, not every period. Once
+        # the loop is overdue, it samples every period until the next beat.
+        while True:
             seq, due = self._beat
-            if now - due < self._sample_after_s:
+            now = time.perf_counter()
+            wait = due + self._sample_after_s - now
+            if wait > 0:
+                if self._sleep(min(wait, _MAX_SLEEP_S)):
+                    return
                 continue
-            late = now - slept_from - self._period_s
-            if late > self._late_s:
-                self._late_s = late
             stack = current_stack_of(self._loop_thread_id)
-            if stack is None:
-                continue
-            sample = Sample(stack, self._probe())
-            with self._lock:
-                # A beat in between means the loop moved on: this stack is not the stall's.
-                if self._beat[0] == seq and len(self._samples) < _MAX_SAMPLES:
-                    self._samples.append((seq, sample))
+            if stack is not None:
+                sample = Sample(stack, self._probe())
+                with self._lock:
+                    # A beat in between means the loop moved on: this stack is not the stall's.
+                    if self._beat[0] == seq and len(self._samples) < _MAX_SAMPLES:
+                        self._samples.append((seq, sample))
+            if self._sleep(self._period_s):
+                return
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep, noting how late the wake came (a busy machine, or the GIL held); True: stop."""
+        intended = time.perf_counter() + seconds
+        if self._stop.acquire(timeout=seconds):
+            return True
+        late = time.perf_counter() - intended
+        if late > self._late_s:
+            self._late_s = late
+        return False
