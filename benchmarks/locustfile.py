@@ -11,10 +11,15 @@ path with its ``workload`` query parameters, grouped in the statistics under its
 
 Choose entries with ``--lab-ids read.inline,read.asyncify`` and/or ``--lab-family
 read,cpu`` (an entry is chosen when its id or its family is listed; neither option
-means the whole catalogue). ``ProbeUser`` is one extra user (``-u`` counts it) that
-calls ``/ping`` at ``--probe-rate`` per second; to run the lab's entries alone, name
-the class: ``locust -f benchmarks/locustfile.py LabUser ...``. A failed request, or a
-run that recorded none, makes locust exit 1.
+means the whole catalogue). ``--lab-query delay_ms=5,cpu_ms=5`` changes the workload
+of every chosen entry that takes the parameter (checked against the catalogue's
+bounds), and ``--lab-wait 0.1`` makes each ``LabUser`` wait between its requests:
+light, paced load for a soak (``benchmarks/soak.py``) instead of back-to-back calls.
+
+``ProbeUser`` is one extra user (``-u`` counts it) that calls ``/ping`` at
+``--probe-rate`` per second; to run the lab's entries alone, name the class:
+``locust -f benchmarks/locustfile.py LabUser ...``. A failed request, or a run that
+recorded none, makes locust exit 1.
 
 Locust's users are closed-loop: a user waits for its response before it sends
 again, so while the server's event loop is stalled they send nothing and the
@@ -27,17 +32,17 @@ measures both on the same stall.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust import FastHttpUser, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from looplab.bench import CatalogueError, fetch_catalogue, select
-from looplab.protocol import CatalogueEntry
+from looplab.protocol import CatalogueEntry, ParamSpec, QueryValue
 
 __all__ = ["LabUser", "ProbeUser"]
 
@@ -61,6 +66,17 @@ def _add_arguments(parser: Any) -> None:
         help="Comma-separated catalogue families to load, e.g. read,cpu",
     )
     parser.add_argument(
+        "--lab-query",
+        default="",
+        help="Comma-separated name=value workload overrides, e.g. delay_ms=5,cpu_ms=5",
+    )
+    parser.add_argument(
+        "--lab-wait",
+        type=float,
+        default=0.0,
+        help="Seconds a LabUser waits between its requests (0: back to back)",
+    )
+    parser.add_argument(
         "--probe-rate",
         type=float,
         default=20.0,
@@ -68,10 +84,10 @@ def _add_arguments(parser: Any) -> None:
     )
 
 
-def lab_task(entry: CatalogueEntry) -> LabTask:
+def lab_task(entry: CatalogueEntry, overrides: Mapping[str, QueryValue] | None = None) -> LabTask:
     """One task: a call to the entry's path with its ``workload``, named after its id."""
     # A path and query relative to the host: locust's client prefixes --host.
-    url = entry.url("")
+    url = entry.url("", **(overrides or {}))
     method, name = entry.method, entry.id
 
     def call_entry(user: LabUser) -> None:
@@ -81,8 +97,50 @@ def lab_task(entry: CatalogueEntry) -> LabTask:
     return call_entry
 
 
-def build_tasks(entries: Iterable[CatalogueEntry]) -> list[LabTask]:
-    return [lab_task(entry) for entry in entries]
+def parse_query(text: str) -> dict[str, QueryValue]:
+    """``"delay_ms=5,file=sample-4KiB.bin"`` as overrides; values stay as the URL carries them."""
+    overrides: dict[str, QueryValue] = {}
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CatalogueError(f"--lab-query takes name=value pairs, not {pair!r}")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def _accepts(spec: ParamSpec, value: QueryValue) -> bool:
+    if spec.choices is not None:
+        return str(value).lower() in {str(c).lower() for c in spec.choices}
+    try:
+        number = int(value)
+    except ValueError:
+        return False
+    return (spec.min is None or number >= spec.min) and (spec.max is None or number <= spec.max)
+
+
+def _overrides_for(
+    entry: CatalogueEntry, overrides: Mapping[str, QueryValue]
+) -> dict[str, QueryValue]:
+    chosen = {name: value for name, value in overrides.items() if name in entry.params}
+    for name, value in chosen.items():
+        if not _accepts(entry.params[name], value):
+            raise CatalogueError(f"{entry.id} does not accept {name}={value} (see GET /lab)")
+    return chosen
+
+
+def build_tasks(
+    entries: Iterable[CatalogueEntry], overrides: Mapping[str, QueryValue] | None = None
+) -> list[LabTask]:
+    """One task per entry; ``overrides`` change the workload of the entries that take them.
+
+    An override that no entry takes, or a value outside an entry's bounds, is an error:
+    it would otherwise leave the load heavier than asked, or answer 422 on every call.
+    """
+    chosen, wanted = list(entries), dict(overrides or {})
+    unused = [name for name in wanted if not any(name in e.params for e in chosen)]
+    if unused:
+        raise CatalogueError(f"no chosen entry takes {', '.join(unused)}")
+    return [lab_task(entry, _overrides_for(entry, wanted)) for entry in chosen]
 
 
 def _catalogue_not_loaded(user: LabUser) -> None:
@@ -96,8 +154,12 @@ class LabUser(FastHttpUser):
 
     # Replaced by _load_catalogue when a test starts.
     tasks = [_catalogue_not_loaded]  # noqa: RUF012 (locust reads the class attribute)
-    # No think time: like the bench's load, each user is one busy connection.
-    wait_time = constant(0)
+
+    def wait_time(self) -> float:
+        # No think time unless --lab-wait says so: like the bench's load, each user is
+        # then one busy connection.
+        options = self.environment.parsed_options
+        return float(options.lab_wait) if options is not None else 0.0
 
 
 class ProbeUser(FastHttpUser):
@@ -148,15 +210,17 @@ def _load_catalogue(environment: Environment, **_kwargs: Any) -> None:
             return
         # Comma-separated lists, split by select: "read,cpu".
         entries = select(catalogue, families=[options.lab_family], ids=[options.lab_ids])
+        if not entries:
+            _stop_run(environment, "the catalogue at /lab is empty")
+            return
+        tasks = build_tasks(entries, parse_query(options.lab_query))
     # OSError covers urllib's errors (no server there); CatalogueError a /lab that is
-    # not a catalogue, or a --lab-ids or --lab-family that names nothing in it.
+    # not a catalogue, a --lab-ids or --lab-family that names nothing in it, or a
+    # --lab-query that no chosen entry takes.
     except (OSError, CatalogueError) as exc:
         _stop_run(environment, f"cannot build the lab tasks from {environment.host}/lab: {exc}")
         return
-    if not entries:
-        _stop_run(environment, "the catalogue at /lab is empty")
-        return
-    LabUser.tasks = list(build_tasks(entries))
+    LabUser.tasks = list(tasks)
     if not isinstance(environment.runner, MasterRunner):
         logger.info("looplab: loading %s", ", ".join(entry.id for entry in entries))
 

@@ -152,10 +152,13 @@ class LoopMonitor:
             window.reset(mark)
         self._gauge_mark = mark
         self._evidence = EvidenceReader()
-        # Sample a stall every quarter threshold, from half a threshold overdue: a stall
-        # just over the threshold gets a sample, and a healthy loop's watchdog sleeps.
+        # Every wake of the watchdog thread costs the loop: under load, a thread waiting
+        # for the GIL is woken by each of the loop's syscalls until it wins it (~6 us per
+        # request at 33 wakes/s, measured by benchmarks/monitor_overhead.py). So it sleeps
+        # until the loop is a full threshold overdue, then samples every quarter threshold:
+        # a stall within a few ms of the threshold may carry no stack.
         period = min(max(self.stall_threshold_s / 4, 0.001), 0.025)
-        sample_after = min(max(self.stall_threshold_s / 2, 0.001), 0.05)
+        sample_after = min(max(self.stall_threshold_s, 0.001), 0.1)
         probe = (lambda: None) if loop is None else (lambda: (served_by(loop), in_flight_on(loop)))
         self._watchdog = Watchdog(self._thread_id, period, sample_after, probe=probe)
         # Anchored now: a block that begins right after start() still makes this tick late.
