@@ -29,7 +29,9 @@ __all__ = [
     "FILE",
     "ITEMS",
     "ITEM_DELAY_MS",
+    "QUERY_MS",
     "SOURCE",
+    "UPSTREAM_MS",
     "ChoiceParam",
     "Family",
     "FlagParam",
@@ -269,7 +271,141 @@ _IMAGE_LESSON = (
 STORY = Family("story", prefix="/story", lesson=_STORY_LESSON)
 IMAGE = Family("image", prefix="/image", lesson=_IMAGE_LESSON)
 
-FAMILIES: tuple[Family, ...] = (READ, STREAM, PRODUCE, PRODUCE_STREAM, CPU, STORY, IMAGE)
+
+# --- Blocking calls that real apps make (issue 12) ---------------------------------
+
+UPSTREAM_MS = NumberParam(
+    default=0,
+    min=0,
+    max=10_000,
+    description="How long the upstream HTTP service waits before it answers (ms).",
+)
+QUERY_MS = NumberParam(
+    default=100,
+    min=0,
+    max=10_000,
+    description=(
+        "How long the sqlite query runs (ms): steps of a recursive walk, at the rate "
+        "the lab measured at startup."
+    ),
+)
+
+HTTP = Family(
+    "http",
+    params={"upstream_ms": UPSTREAM_MS},
+    workload={"upstream_ms": 300},
+    # One round trip to the lab's upstream service, which answers after upstream_ms.
+    cost=lambda query, size: _number(query, "upstream_ms"),
+)
+DB = Family(
+    "db",
+    params={"query_ms": QUERY_MS},
+    workload={"query_ms": 300},
+    # One query, calibrated at startup to take query_ms (each answer reports its real time).
+    cost=lambda query, size: _number(query, "query_ms"),
+    # SQLite stops it part-way: a progress handler, or Connection.interrupt().
+    long_workload={"query_ms": 10_000},
+)
+
+_CALLS: tuple[CatalogueEntry, ...] = (
+    HTTP.entry(
+        "requests",
+        expect="blocks",
+        antipattern=True,
+        summary="An async def route calls requests.get: the loop waits for the upstream.",
+        lesson="`requests` is a blocking client: called from an `async def` route it holds the "
+        "event loop for the whole round trip (here the upstream's `upstream_ms`), and every "
+        "other request waits. Nothing in the code looks slow. Nor can it be stopped: a client "
+        "that leaves changes nothing until the upstream answers. Make the route `def`, or use "
+        "an async client.",
+    ),
+    HTTP.entry(
+        "requests-threadpool",
+        expect="responsive",
+        summary="A def route: the same requests.get waits in a worker thread.",
+        lesson="A `def` route runs in AnyIO's thread pool, so `requests.get` waits in a worker "
+        "thread and the loop keeps serving. Each request holds one of the 40 thread tokens for "
+        "its whole round trip: beyond 40 at once, requests queue for a token. A blocking call "
+        "cannot be cancelled: when the client leaves, the thread still waits for the "
+        "upstream's answer, and only then is it free.",
+    ),
+    HTTP.entry(
+        "httpx-async",
+        expect="responsive",
+        summary="A shared httpx.AsyncClient with a 4-connection pool: the route awaits the answer.",
+        lesson="An async client awaits the socket: the loop serves others meanwhile, no thread "
+        "is used, and a client that leaves cancels the call at once. One `httpx.AsyncClient`, "
+        "made in the lifespan and shared, keeps its connections alive between requests. Its "
+        "pool is the limit to know, deliberately small here: 4 connections, 1 s pool timeout. "
+        "With 300 ms answers 4 connections serve about 13 requests/s, so at concurrency 32 "
+        "the other 28 queue for a connection (measured in-process: 2.8 s at the median, 4.2 s "
+        "at worst), invisible in the loop lag. And none fails: httpcore 1.0.9 restarts a "
+        "request's pool timeout whenever it wakes for a connection that another request then "
+        "takes (encode/httpcore#822), so `httpx.PoolTimeout` comes only when no connection "
+        "frees for a whole second, e.g. answers slower than 1 s with the pool full. That is "
+        "answered as a 503 with `Retry-After`. Size the pool (httpx's default is 100) for "
+        "the load, and cap the wait yourself (a semaphore with a timeout) if it must be.",
+    ),
+    HTTP.entry(
+        "httpx-sync-in-async",
+        expect="blocks",
+        antipattern=True,
+        summary="An async def route calls a shared httpx.Client: a sync client blocks the loop.",
+        lesson="`httpx.Client` is httpx's synchronous client: the same library and API as the "
+        "async one, minus `await`, and it blocks the loop for the whole round trip just like "
+        "`requests`. One wrong class name is enough. In `async def`, use `httpx.AsyncClient`.",
+    ),
+    DB.entry(
+        "sqlite-inline",
+        expect="blocks",
+        antipattern=True,
+        summary="An async def route runs a sqlite3 query: the loop waits for SQLite.",
+        lesson="The standard library's `sqlite3` is a synchronous driver: a query run from an "
+        "`async def` route holds the loop until SQLite returns (here about `query_ms` of "
+        "walking a linked chain with a recursive CTE). SQLite releases the GIL while it works, "
+        "which helps other threads only: the loop thread is the one waiting. Nothing can stop "
+        "it early: the task that would notice the client leaving needs the loop it holds.",
+    ),
+    DB.entry(
+        "sqlite-threadpool",
+        expect="responsive",
+        summary="A def route borrows a pooled sqlite3 connection: the query runs in a thread.",
+        lesson="A `def` route runs in the thread pool and borrows one of a small pool of "
+        "connections (made in the lifespan with `check_same_thread=False`, one thread at a "
+        "time each). SQLite releases the GIL while it steps, so the loop stays free. The "
+        "pool also bounds the CPU work: one connection per core but one (a single one on 2 "
+        "cores), so the cores never saturate and the loop's thread always finds one free; "
+        "other requests wait for a connection in their threads. A "
+        "client that leaves stops its query within milliseconds: SQLite calls a progress "
+        "handler every 100,000 instructions of its virtual machine, and the handler checks "
+        "the request's stop flag.",
+    ),
+    DB.entry(
+        "aiosqlite",
+        expect="responsive",
+        summary="aiosqlite: the query runs in its connection's own thread; the route awaits it.",
+        lesson="aiosqlite gives every connection a thread of its own (outside AnyIO's 40 "
+        "tokens) and runs each call there; the route awaits a future. One connection per "
+        "request here, at most one query per core but one at a time (a capacity limiter, as "
+        "for the pool of `db.sqlite-threadpool`): one shared "
+        "connection would run every query in turn in its single thread. When the client "
+        "leaves, the await is cancelled but SQLite would keep walking, so the route calls "
+        "`interrupt()` (`sqlite3.Connection.interrupt`, safe from any thread), which ends "
+        "the query at once, and then closes the connection.",
+    ),
+)
+
+FAMILIES: tuple[Family, ...] = (
+    READ,
+    STREAM,
+    PRODUCE,
+    PRODUCE_STREAM,
+    CPU,
+    HTTP,
+    DB,
+    STORY,
+    IMAGE,
+)
 
 _LAB: tuple[CatalogueEntry, ...] = (
     READ.entry(
@@ -304,6 +440,38 @@ _LAB: tuple[CatalogueEntry, ...] = (
         lesson="`anyio.wrap_file` (like `anyio.open_file`) turns each method call of a file object "
         "into `await to_thread.run_sync(...)`: the read, and the slow storage inside it, "
         "wait in a thread. It is threads underneath, not asynchronous disk I/O.",
+    ),
+    READ.entry(
+        "to-thread",
+        expect="responsive",
+        summary="asyncio.to_thread(read): the read waits in the loop's default executor.",
+        lesson="`await asyncio.to_thread(read_sample, ...)` frees the loop like `asyncify`, but in "
+        "another pool: the loop's default `ThreadPoolExecutor`, `min(32, cpus + 4)` workers (6 on "
+        "two cores), not AnyIO's 40 tokens. The loop stays responsive at any load; the requests "
+        "queue instead. At concurrency 64 with 300 ms reads, 6 workers serve at most 20 "
+        "requests/s, so a request waits about 3 s for a worker, invisible in the loop lag. "
+        "`run_in_executor(None, ...)` and aiofiles share this same small pool.",
+    ),
+    READ.entry(
+        "executor",
+        expect="responsive",
+        summary="run_in_executor with the app's own 8-worker executor, shut down in lifespan.",
+        lesson="`loop.run_in_executor(executor, ...)` with a `ThreadPoolExecutor` the app owns "
+        "(made in the router's lifespan, shut down with `wait=False, cancel_futures=True` so "
+        "shutdown never waits on it) sizes the pool for this work alone: 8 workers serve "
+        "8 / 0.3 s = 27 reads/s, and a flood of reads cannot take threads from the rest of "
+        "the app. Past 8 in flight, reads queue in the executor, not on the loop.",
+    ),
+    READ.entry(
+        "aiofiles",
+        expect="responsive",
+        summary="aiofiles: each file call is awaited in the loop's default executor.",
+        lesson="aiofiles, the most recommended answer to reading a file in `async def`, runs "
+        "every call (`open`, `read`, `close`) with `run_in_executor(None, ...)`: threads in "
+        "the loop's default executor, the 6 workers `asyncio.to_thread` uses. The loop stays "
+        "free, the reads queue for those workers, and each call pays a thread hop. Here the "
+        "lab's slow file is registered with aiofiles' `wrap`, so the delay happens in its "
+        "thread exactly as a slow disk would.",
     ),
     STREAM.entry(
         "inline",
@@ -456,7 +624,7 @@ _SEEDS: tuple[CatalogueEntry, ...] = (
 )
 
 
-CATALOGUE: tuple[CatalogueEntry, ...] = _LAB + _SEEDS
+CATALOGUE: tuple[CatalogueEntry, ...] = _LAB + _CALLS + _SEEDS
 
 _BY_ID = {e.id: e for e in CATALOGUE}
 _FAMILY_BY_NAME = {f.name: f for f in FAMILIES}
@@ -483,7 +651,7 @@ def approaches_table() -> str:
         "| entry | expect | what it does |",
         "|---|---|---|",
     ]
-    for entry in _LAB:
+    for entry in _LAB + _CALLS:
         mark = " 🚨" if entry.antipattern else ""
         rows.append(f"| `{entry.id}` | {entry.expect}{mark} | {entry.summary} |")
     return "\n".join(rows) + "\n"

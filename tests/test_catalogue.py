@@ -200,7 +200,8 @@ def _injected_ms(entry: CatalogueEntry, query: dict[str, QueryValue]) -> float:
     """The waiting or work one request with ``query`` asks for, from the lab's knobs.
 
     ``delay_ms`` is paid in every read call: one for the whole file, or one per
-    chunk; ``item_delay_ms`` before each token; ``cpu_ms`` is thread CPU time.
+    chunk; ``item_delay_ms`` before each token; ``cpu_ms`` is thread CPU time;
+    ``upstream_ms`` is the upstream's wait; ``query_ms`` one calibrated sqlite query.
     """
     values = {name: spec.default for name, spec in entry.params.items()} | query
 
@@ -215,7 +216,8 @@ def _injected_ms(entry: CatalogueEntry, query: dict[str, QueryValue]) -> float:
         assert isinstance(file, str)
         reads = math.ceil(SAMPLE_SIZES[file] / number("chunk_size"))
     items = number("items") if "item_delay_ms" in values else 0
-    return reads * number("delay_ms") + items * number("item_delay_ms") + number("cpu_ms")
+    calls = number("cpu_ms") + number("upstream_ms") + number("query_ms")
+    return reads * number("delay_ms") + items * number("item_delay_ms") + calls
 
 
 @EVERY_ENTRY

@@ -23,7 +23,9 @@ from app.catalogue import (
     FILE,
     ITEM_DELAY_MS,
     ITEMS,
+    QUERY_MS,
     SOURCE,
+    UPSTREAM_MS,
     NumberParam,
 )
 from app.core.config import Settings, get_settings
@@ -37,11 +39,13 @@ __all__ = [
     "DelayMs",
     "ItemDelayMs",
     "Items",
+    "QueryMs",
     "ReadOptions",
     "ReadQuery",
     "Sample",
     "SampleFile",
     "Source",
+    "UpstreamMs",
     "sample_file",
 ]
 
@@ -60,6 +64,8 @@ ChunkSize = Annotated[int, _bounded(CHUNK_SIZE)]
 Items = Annotated[int, _bounded(ITEMS)]
 ItemDelayMs = Annotated[int, _bounded(ITEM_DELAY_MS)]
 CpuMs = Annotated[int, _bounded(CPU_MS)]
+UpstreamMs = Annotated[int, _bounded(UPSTREAM_MS)]
+QueryMs = Annotated[int, _bounded(QUERY_MS)]
 Cold = Annotated[bool, Query(description=COLD.description)]
 Source = Annotated[TokenSource, Query(description=SOURCE.description)]
 
@@ -70,6 +76,8 @@ QUERY_TYPES: dict[str, Any] = {
     "items": Items,
     "item_delay_ms": ItemDelayMs,
     "cpu_ms": CpuMs,
+    "upstream_ms": UpstreamMs,
+    "query_ms": QueryMs,
     "cold": Cold,
     "source": Source,
 }

@@ -115,10 +115,13 @@ async def _measure(app: ASGIApp, entry: CatalogueEntry) -> Lag:
 @over_entries(entries())
 async def test_entry_does_what_the_catalogue_expects(entry: CatalogueEntry, data_dir: Path) -> None:
     app = app_on(data_dir)
-    lag = await _measure(app, entry)
+    # The app's lifespan runs, as under uvicorn: executors, clients and the like exist.
+    async with app.router.lifespan_context(app):
+        lag = await _measure(app, entry)
+        if entry.expect == "degrades":
+            family = entries(entry.family)
+            lags = {e.id: await _measure(app, e) for e in family}
     if entry.expect == "degrades":
-        family = entries(entry.family)
-        lags = {e.id: await _measure(app, e) for e in family}
         costs = {e.id: e.cost_ms for e in family}
         judged = family_verdicts(lags, costs)
         # Worse than the family's responsive approaches, better than its blocking one.
