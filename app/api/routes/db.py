@@ -18,6 +18,7 @@ from typing import Annotated, cast
 
 import aiosqlite
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
@@ -76,34 +77,68 @@ def _prepare(data_dir: Path) -> tuple[Path, float]:
     return path, _calibrated[path]
 
 
+class _LazyDatabase:
+    """Builds, times and opens the database on the family's first request.
+
+    Not at startup: an app that never calls the db family (a test of another family,
+    a worker that only serves reads) neither builds the file nor times a query.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._lock = anyio.Lock()
+        self.opened: Database | None = None
+
+    async def get(self) -> Database:
+        async with self._lock:
+            if self.opened is None:
+                self.opened = await self._open()
+        return self.opened
+
+    async def _open(self) -> Database:
+        # Building the file (once) and timing a few walks: ~0.1-0.3 s, not on the loop.
+        path, steps_per_ms = await anyio.to_thread.run_sync(_prepare, self._data_dir)
+        logger.info("looplab: the db family's query walks %.0f steps per ms here", steps_per_ms)
+        pool = await anyio.to_thread.run_sync(ConnectionPool, path, QUERY_SLOTS)
+        inline = connect(path)
+        return Database(path, steps_per_ms, inline, pool, anyio.CapacityLimiter(QUERY_SLOTS))
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.inline.close()
+            self.opened.pool.close()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The data directory the app's requests see (a test may override the settings).
     settings: Settings = app.dependency_overrides.get(get_settings, get_settings)()
-    # Building the file (once) and timing a few walks: ~0.1-0.3 s, not on the loop.
-    path, steps_per_ms = await anyio.to_thread.run_sync(_prepare, settings.data_dir)
-    logger.info("looplab: the db family's query walks %.0f steps per ms here", steps_per_ms)
-    pool = await anyio.to_thread.run_sync(ConnectionPool, path, QUERY_SLOTS)
-    inline = connect(path)
-    app.state.database = Database(
-        path, steps_per_ms, inline, pool, anyio.CapacityLimiter(QUERY_SLOTS)
-    )
+    database = _LazyDatabase(settings.data_dir)
+    app.state.database = database
     try:
         yield
     finally:
         del app.state.database
-        inline.close()
-        pool.close()
+        database.close()
 
 
 router = APIRouter(prefix="/lab/db", tags=["db"], lifespan=lifespan)
 
 
-async def _database(request: Request) -> Database:
-    return cast(Database, request.app.state.database)
+class _NoLifespan:
+    """What an app driven without its lifespan gets: a clear error on use, not a 500 first."""
+
+    async def get(self) -> Database:
+        raise RuntimeError("the db family's database is opened in the app's lifespan")
 
 
-LabDatabase = Annotated[Database, Depends(_database)]
+async def _database(request: Request) -> _LazyDatabase:
+    # The holder, not the database: a request that fails validation opens nothing.
+    holder = getattr(request.app.state, "database", None)
+    return cast(_LazyDatabase, _NoLifespan() if holder is None else holder)
+
+
+LabDatabase = Annotated[_LazyDatabase, Depends(_database)]
 
 
 class DbResponse(BaseModel):
@@ -125,7 +160,10 @@ def _respond(result: WalkResult, started: float) -> DbResponse:
 
 # 🚨 Don't use this: sqlite3 is synchronous, so the loop waits for the whole query.
 @router.get("/sqlite-inline", **catalogued("db.sqlite-inline"))
-async def query_sqlite_inline(db: LabDatabase, query_ms: QueryMs = QUERY_MS.default) -> DbResponse:
+async def query_sqlite_inline(
+    lazy: LabDatabase, query_ms: QueryMs = QUERY_MS.default
+) -> DbResponse:
+    db = await lazy.get()
     started = time.perf_counter()
     return _respond(walk(db.inline, db.steps(query_ms)), started)
 
@@ -133,7 +171,8 @@ async def query_sqlite_inline(db: LabDatabase, query_ms: QueryMs = QUERY_MS.defa
 # ✅ A def route: the query runs in a worker thread on a pooled connection, and stops
 # when the client leaves (SQLite's progress handler checks the request's stop flag).
 @router.get("/sqlite-threadpool", **catalogued("db.sqlite-threadpool"))
-def query_sqlite_threadpool(db: LabDatabase, query_ms: QueryMs = QUERY_MS.default) -> DbResponse:
+def query_sqlite_threadpool(lazy: LabDatabase, query_ms: QueryMs = QUERY_MS.default) -> DbResponse:
+    db = anyio.from_thread.run(lazy.get)
     started = time.perf_counter()
     with db.pool.connection() as conn, stop_on_disconnect(conn):
         result = walk(conn, db.steps(query_ms))
@@ -143,7 +182,8 @@ def query_sqlite_threadpool(db: LabDatabase, query_ms: QueryMs = QUERY_MS.defaul
 # ✅ aiosqlite: the query runs in the connection's own thread; on a disconnect the
 # route interrupts it, since cancelling the await alone would leave SQLite walking.
 @router.get("/aiosqlite", **catalogued("db.aiosqlite"))
-async def query_aiosqlite(db: LabDatabase, query_ms: QueryMs = QUERY_MS.default) -> DbResponse:
+async def query_aiosqlite(lazy: LabDatabase, query_ms: QueryMs = QUERY_MS.default) -> DbResponse:
+    db = await lazy.get()
     started = time.perf_counter()
     async with db.limiter:
         conn = await aiosqlite.connect(database_uri(db.path), uri=True)

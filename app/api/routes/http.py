@@ -7,10 +7,12 @@ clients. What differs is only the client, and where its waiting happens.
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, cast
 
+import anyio
+import anyio.from_thread
 import httpx
 import requests
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -40,30 +42,65 @@ class Upstream:
     sync_client: httpx.Client
 
 
+class _LazyUpstream:
+    """Starts the upstream and its clients on the family's first request, for the lifespan.
+
+    Started on first use, not at startup: an app that never calls the http family (a
+    test of another family, a worker that only serves reads) spawns no process.
+    """
+
+    def __init__(self, stack: AsyncExitStack) -> None:
+        self._stack = stack
+        self._lock = anyio.Lock()
+        self._started: Upstream | None = None
+
+    async def get(self) -> Upstream:
+        async with self._lock:
+            if self._started is None:
+                self._started = await self._start()
+        return self._started
+
+    async def _start(self) -> Upstream:
+        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+        timeout = httpx.Timeout(TIMEOUT_S, pool=POOL_TIMEOUT_S)
+        stack = self._stack
+        url = await stack.enter_async_context(running_upstream())
+        async_client = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout)
+        )
+        sync_client = stack.enter_context(httpx.Client(base_url=url, timeout=TIMEOUT_S))
+        return Upstream(url, async_client, sync_client)
+
+
+class _NoLifespan:
+    """What an app driven without its lifespan gets: a clear error on use, not a 500 first."""
+
+    async def get(self) -> Upstream:
+        raise RuntimeError("the http family's upstream is made in the app's lifespan")
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
-    timeout = httpx.Timeout(TIMEOUT_S, pool=POOL_TIMEOUT_S)
-    async with (
-        running_upstream() as url,
-        httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as async_client,
-    ):
-        with httpx.Client(base_url=url, timeout=TIMEOUT_S) as sync_client:
-            app.state.upstream = Upstream(url, async_client, sync_client)
-            try:
-                yield
-            finally:
-                del app.state.upstream
+    async with AsyncExitStack() as stack:
+        app.state.upstream = _LazyUpstream(stack)
+        try:
+            yield
+        finally:
+            del app.state.upstream
 
 
 router = APIRouter(prefix="/lab/http", tags=["http"], lifespan=lifespan)
 
 
-async def _upstream(request: Request) -> Upstream:
-    return cast(Upstream, request.app.state.upstream)
+async def _upstream(request: Request) -> _LazyUpstream:
+    # The holder, not the upstream: a request that fails validation starts nothing.
+    holder = getattr(request.app.state, "upstream", None)
+    if holder is None:
+        return cast(_LazyUpstream, _NoLifespan())
+    return cast(_LazyUpstream, holder)
 
 
-UpstreamClients = Annotated[Upstream, Depends(_upstream)]
+UpstreamClients = Annotated[_LazyUpstream, Depends(_upstream)]
 
 
 class HttpResponse(BaseModel):
@@ -100,8 +137,9 @@ _HTTPX_ASYNC["responses"][status.HTTP_503_SERVICE_UNAVAILABLE] = {
 # 🚨 Don't use this: requests blocks, so the loop waits out the whole round trip.
 @router.get("/requests", **catalogued("http.requests"))
 async def get_with_requests(
-    upstream: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
+    clients: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
 ) -> HttpResponse:
+    upstream = await clients.get()
     started = time.perf_counter()
     answer = requests.get(  # noqa: ASYNC210 - the anti-pattern on show
         upstream.url, params={"delay_ms": upstream_ms}, timeout=TIMEOUT_S
@@ -112,8 +150,9 @@ async def get_with_requests(
 # ✅ A def route: the same blocking call waits in a worker thread.
 @router.get("/requests-threadpool", **catalogued("http.requests-threadpool"))
 def get_with_requests_threadpool(
-    upstream: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
+    clients: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
 ) -> HttpResponse:
+    upstream = anyio.from_thread.run(clients.get)
     started = time.perf_counter()
     answer = requests.get(upstream.url, params={"delay_ms": upstream_ms}, timeout=TIMEOUT_S)
     return _respond(answer, started)
@@ -122,8 +161,9 @@ def get_with_requests_threadpool(
 # ✅ An async client: the loop awaits the socket; the small shared pool is the limit.
 @router.get("/httpx-async", **_HTTPX_ASYNC)
 async def get_with_httpx_async(
-    upstream: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
+    clients: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
 ) -> HttpResponse:
+    upstream = await clients.get()
     started = time.perf_counter()
     try:
         answer = await upstream.async_client.get("/", params={"delay_ms": upstream_ms})
@@ -135,8 +175,9 @@ async def get_with_httpx_async(
 # 🚨 Don't use this: httpx.Client is the sync client, and blocks the loop like requests.
 @router.get("/httpx-sync-in-async", **catalogued("http.httpx-sync-in-async"))
 async def get_with_httpx_sync(
-    upstream: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
+    clients: UpstreamClients, upstream_ms: UpstreamMs = UPSTREAM_MS.default
 ) -> HttpResponse:
+    upstream = await clients.get()
     started = time.perf_counter()
     answer = upstream.sync_client.get("/", params={"delay_ms": upstream_ms})
     return _respond(answer, started)

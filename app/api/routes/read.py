@@ -34,16 +34,25 @@ EXECUTOR_WORKERS = 8
 _executor: ThreadPoolExecutor | None = None
 
 
+def _own_pool() -> ThreadPoolExecutor:
+    # Made at startup; an app driven without its lifespan (some tests) makes it on first
+    # use. Never the default executor: that would be another approach.
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(EXECUTOR_WORKERS, thread_name_prefix="lab-read")
+    return _executor
+
+
 @asynccontextmanager
 async def _own_executor(_app: FastAPI) -> AsyncIterator[None]:
     # The app owns this pool: made at startup, and at shutdown told to drop what is
     # queued without waiting for it (wait=False), so the loop is never held.
     global _executor
-    _executor = ThreadPoolExecutor(EXECUTOR_WORKERS, thread_name_prefix="lab-read")
+    pool = _own_pool()
     try:
         yield
     finally:
-        _executor.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
         _executor = None
 
 
@@ -135,10 +144,7 @@ async def read_executor(read: ReadOptions) -> ReadResponse:
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     work = partial(read_sample, read.sample.path, delay_ms=read.delay_ms, cold=read.cold)
-    if _executor is None:
-        # Never fall back to the default executor: that would be another approach.
-        raise RuntimeError("read.executor's pool is made in the app's lifespan, which has not run")
-    result = await loop.run_in_executor(_executor, work)
+    result = await loop.run_in_executor(_own_pool(), work)
     return _respond(read, result, started)
 
 

@@ -121,6 +121,7 @@ async def test_the_upstream_is_local_and_stops_with_its_lifespan() -> None:
 
 
 async def test_each_app_process_starts_its_own_upstream(lab_app: FastAPI) -> None:
-    # As each uvicorn worker does: its own lifespan, its own upstream, no shared state.
+    # As each uvicorn worker does: its own lifespan, its own upstream (started on the
+    # family's first request), no shared state.
     async with lab_app.router.lifespan_context(lab_app), running_upstream() as other:
-        assert lab_app.state.upstream.url != other
+        assert (await lab_app.state.upstream.get()).url != other
