@@ -154,8 +154,8 @@ class LoopMonitor:
         self._evidence = EvidenceReader()
         # Every wake of the watchdog thread costs the loop: under load, a thread waiting
         # for the GIL is woken by each of the loop's syscalls until it wins it (~6 us per
-        # request at 33 wakes/s, measured by benchmarks/monitor_overhead.py). So it sleeps
-        # until the loop is a full threshold overdue, then samples every quarter threshold:
+        # /ping at ~21 wakes/s, in process, side by side with the watchdog off). So it
+        # sleeps until the loop is a full threshold overdue, then samples every quarter threshold:
         # a stall within a few ms of the threshold may carry no stack.
         period = min(max(self.stall_threshold_s / 4, 0.001), 0.025)
         sample_after = min(max(self.stall_threshold_s, 0.001), 0.1)
